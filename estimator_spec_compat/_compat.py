@@ -1,0 +1,89 @@
+"""The one module that knows which TensorFlow world we are in.
+
+Two worlds are supported:
+
+* the *estimator* world: TF <= 2.15 with a working ``tensorflow_estimator``;
+  the spec classes subclass the real upstream ones;
+* the *modern* world: TF >= 2.16 (or no tensorflow-estimator installed); the
+  same API stands on what TF core still ships.
+
+The decision is made by feature detection (can ``tensorflow_estimator`` be
+imported, and does it work), never by version numbers.  Every import of
+``tensorflow.python.*`` in this package lives here too; other modules take
+what they need from this one.
+"""
+
+import logging
+
+_LOG = logging.getLogger("estimator_spec_compat")
+
+try:
+    import tensorflow as tf
+except ImportError as _tf_error:  # pragma: no cover - exercised by hand only
+    raise ImportError(
+        "estimator_spec_compat needs TensorFlow, which is not installed. Install one "
+        "build of it, for example `pip install tensorflow-cpu==2.21.0` (or "
+        "`pip install 'estimator_spec_compat[tf-cpu]'`), or for the real "
+        "tensorflow-estimator `pip install tensorflow-cpu==2.15.1 "
+        "'estimator_spec_compat[estimator]'`."
+    ) from _tf_error
+
+# TF core internals that both worlds still ship (measured on TF 2.15.1 and 2.21.0).
+from tensorflow.python.framework import func_graph as _func_graph  # noqa: E402
+from tensorflow.python.saved_model.model_utils import export_output  # noqa: E402
+from tensorflow.python.saved_model.model_utils import mode_keys as _mode_keys  # noqa: E402
+
+#: ``tf.estimator.ModeKeys`` is this very object in the estimator world.
+ModeKeys = _mode_keys.EstimatorModeKeys
+
+ExportOutput = export_output.ExportOutput
+PredictOutput = export_output.PredictOutput
+ClassificationOutput = export_output.ClassificationOutput
+RegressionOutput = export_output.RegressionOutput
+
+FuncGraph = _func_graph.FuncGraph
+
+
+def _detect_estimator():
+    """Returns ``(model_fn_module, tpu_estimator_module, reason)``.
+
+    The modules are ``None`` when tensorflow-estimator is absent or broken;
+    ``reason`` then says why, for the one log line.
+    """
+    try:
+        from tensorflow_estimator.python.estimator import model_fn as model_fn_module
+        from tensorflow_estimator.python.estimator.tpu import tpu_estimator
+    except ImportError as error:
+        # TF >= 2.16 with tensorflow-estimator 2.15 installed fails here with
+        # "cannot import name 'estimator_training'"; a plain absence fails too.
+        return None, None, f"{type(error).__name__}: {error}"
+    except Exception as error:  # noqa: BLE001 - a broken install can raise anything
+        return None, None, f"{type(error).__name__}: {error}"
+    return model_fn_module, tpu_estimator, None
+
+
+_UPSTREAM_MODEL_FN, _UPSTREAM_TPU, _WHY_MODERN = _detect_estimator()
+
+#: True where the real tensorflow-estimator imports and works.
+HAS_ESTIMATOR = _UPSTREAM_MODEL_FN is not None
+#: ``"estimator"`` or ``"modern"``.
+WORLD = "estimator" if HAS_ESTIMATOR else "modern"
+
+if HAS_ESTIMATOR:
+    UPSTREAM_ESTIMATOR_SPEC = _UPSTREAM_MODEL_FN.EstimatorSpec
+    UPSTREAM_TPU_ESTIMATOR_SPEC = _UPSTREAM_TPU.TPUEstimatorSpec
+    _LOG.debug("tensorflow-estimator found: using the real spec classes as bases.")
+else:
+    UPSTREAM_ESTIMATOR_SPEC = None
+    UPSTREAM_TPU_ESTIMATOR_SPEC = None
+    _LOG.info(
+        "tensorflow-estimator is not usable here (%s); estimator_spec_compat runs in "
+        "the modern world, on TF core alone.",
+        _WHY_MODERN,
+    )
+
+
+def in_function_graph(graph=None):
+    """Whether ``graph`` (default: the current default graph) is a tf.function graph."""
+    graph = tf.compat.v1.get_default_graph() if graph is None else graph
+    return isinstance(graph, FuncGraph)
