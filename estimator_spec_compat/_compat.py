@@ -30,6 +30,7 @@ except ImportError as _tf_error:  # pragma: no cover - exercised by hand only
 
 # TF core internals that both worlds still ship (measured on TF 2.15.1 and 2.21.0).
 from tensorflow.python.framework import func_graph as _func_graph  # noqa: E402
+from tensorflow.python.ops import summary_ops_v2  # noqa: E402, F401 (re-exported)
 from tensorflow.python.saved_model.model_utils import export_output  # noqa: E402
 from tensorflow.python.saved_model.model_utils import mode_keys as _mode_keys  # noqa: E402
 
@@ -57,7 +58,7 @@ def _detect_estimator():
         # TF >= 2.16 with tensorflow-estimator 2.15 installed fails here with
         # "cannot import name 'estimator_training'"; a plain absence fails too.
         return None, None, f"{type(error).__name__}: {error}"
-    except Exception as error:  # noqa: BLE001 - a broken install can raise anything
+    except Exception as error:  # a broken install can raise anything
         return None, None, f"{type(error).__name__}: {error}"
     return model_fn_module, tpu_estimator, None
 
@@ -87,3 +88,12 @@ def in_function_graph(graph=None):
     """Whether ``graph`` (default: the current default graph) is a tf.function graph."""
     graph = tf.compat.v1.get_default_graph() if graph is None else graph
     return isinstance(graph, FuncGraph)
+
+
+# --- runner: strategy resolution ---
+# ``tf.distribute.get_strategy()`` returns the strategy of the enclosing scope;
+# the process-wide default strategy itself has no public name (TF 2.15 and 2.21
+# both keep it at ``distribute_lib._get_default_strategy``).
+from tensorflow.python.distribute import distribute_lib as _distribute_lib  # noqa: E402
+
+get_default_strategy = getattr(_distribute_lib, "_get_default_strategy", tf.distribute.get_strategy)

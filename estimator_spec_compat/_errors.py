@@ -15,7 +15,7 @@ def short_repr(value):
     """A repr of ``value`` short enough for an error message."""
     try:
         text = _REPR.repr(value)
-    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the real problem
+    except Exception:  # a broken __repr__ must not hide the real problem
         text = f"<{type(value).__name__} object>"
     return text if len(text) <= 120 else text[:117] + "..."
 
