@@ -1,0 +1,1 @@
+"""A tf.distribute runner for legacy Estimator model_fns."""
