@@ -107,4 +107,4 @@ class Checker:
     def raise_if_any(self):
         """Raises `InvalidSpecError` listing every problem, if there are any."""
         if self.problems:
-            raise InvalidSpecError(self.spec_name, self.problems)
+            raise InvalidSpecError.from_problems(self.spec_name, self.problems)

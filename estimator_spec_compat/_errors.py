@@ -46,17 +46,41 @@ class InvalidSpecError(TypeError, ValueError):
     """An EstimatorSpec or TPUEstimatorSpec was built from invalid arguments.
 
     It is both a ``TypeError`` and a ``ValueError``, so code written against
-    upstream's mixed exception types keeps catching it.  ``problems`` holds
+    upstream's mixed exception types keeps catching it. ``problems`` holds
     every problem found, each naming its field, the value, the rule and the fix.
+
+    The constructor is `Exception`'s own, so that tf.function (AutoGraph)
+    re-raises this type, not a ``StagingError``, when a spec built inside a
+    traced model_fn is invalid; ``problems`` then comes from the original error.
+    Build instances with `InvalidSpecError.from_problems`.
     """
 
-    def __init__(self, spec_name, problems):
-        self.spec_name = spec_name
-        self.problems = tuple(problems)
-        count = len(self.problems)
-        lines = [f"Invalid {spec_name}: {count} problem{'s' if count != 1 else ''}."]
-        lines += [f"  {i}. {problem}" for i, problem in enumerate(self.problems, 1)]
-        super().__init__("\n".join(lines))
+    __init__ = Exception.__init__
 
-    def __reduce__(self):
-        return type(self), (self.spec_name, self.problems)
+    @classmethod
+    def from_problems(cls, spec_name, problems):
+        """The error for ``problems`` (a sequence of `Problem`) of the spec class ``spec_name``."""
+        problems = tuple(problems)
+        count = len(problems)
+        lines = [f"Invalid {spec_name}: {count} problem{'s' if count != 1 else ''}."]
+        lines += [f"  {i}. {problem}" for i, problem in enumerate(problems, 1)]
+        error = cls("\n".join(lines))
+        error._problems = problems
+        error._spec_name = spec_name
+        return error
+
+    @property
+    def problems(self):
+        """Every `Problem` found, in field order."""
+        found = self.__dict__.get("_problems")
+        if found is None and isinstance(self.__context__, InvalidSpecError):
+            return self.__context__.problems  # re-raised by AutoGraph with the message only
+        return found or ()
+
+    @property
+    def spec_name(self):
+        """The name of the spec class that was being built."""
+        found = self.__dict__.get("_spec_name")
+        if found is None and isinstance(self.__context__, InvalidSpecError):
+            return self.__context__.spec_name
+        return found or ""

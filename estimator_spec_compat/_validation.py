@@ -245,7 +245,7 @@ def check_eval_metric_ops(ck, eval_metric_ops):
 def check_export_outputs(ck, export_outputs, predictions, mode):
     """Checked in every mode; in PREDICT completed with upstream's defaults."""
     if export_outputs is None:
-        if mode != ModeKeys.PREDICT or not predictions or ck.problems:
+        if mode != ModeKeys.PREDICT or ck.problems:
             return export_outputs
         try:
             return {DEFAULT_SIGNATURE: PredictOutput(predictions)}

@@ -35,7 +35,7 @@ else:
 def replace_fields(spec, kwds):
     """``_replace`` for both spec classes: keeps the subclass, refuses a new mode, validates."""
     if "mode" in kwds and kwds["mode"] != spec.mode:
-        raise InvalidSpecError(
+        raise InvalidSpecError.from_problems(
             type(spec).__name__,
             [
                 Problem(

@@ -222,7 +222,7 @@ class TPUEstimatorSpec(_Base):
             hooks = (_HostCallHook(call_host_fn("host_call", self.host_call)),)
         scaffold = self.scaffold_fn() if self.scaffold_fn is not None else None
         if scaffold is not None and not isinstance(scaffold, tf.compat.v1.train.Scaffold):
-            raise InvalidSpecError(
+            raise InvalidSpecError.from_problems(
                 type(self).__name__,
                 [
                     Problem(

@@ -14,7 +14,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "estimator_world: needs the real tensorflow-estimator (TF 2.15 world)"
     )
-    config.addinivalue_line("markers", "modern_world: checks the world without tensorflow-estimator")
+    config.addinivalue_line(
+        "markers", "modern_world: checks the world without tensorflow-estimator"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
