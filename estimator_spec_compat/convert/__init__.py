@@ -1,0 +1,1 @@
+"""Converters from TF1/Estimator-era objects to their TF2 equivalents."""
