@@ -97,3 +97,13 @@ def in_function_graph(graph=None):
 from tensorflow.python.distribute import distribute_lib as _distribute_lib  # noqa: E402
 
 get_default_strategy = getattr(_distribute_lib, "_get_default_strategy", tf.distribute.get_strategy)
+
+# --- convert: legacy metrics ---
+# The v1 metric math (``tf.compat.v1.metrics.*``) lives in ``metrics_impl``; the
+# file is identical in TF 2.15.1 and 2.21.0. The bridge reuses its variable-free
+# helpers (input squeezing, top-k set counting) so that its numerics are v1's.
+from tensorflow.python.ops import metrics_impl as _v1_metrics_impl  # noqa: E402
+from tensorflow.python.ops import weights_broadcast_ops as _weights_broadcast_ops  # noqa: E402
+
+v1_metrics_impl = _v1_metrics_impl
+weights_broadcast_ops = _weights_broadcast_ops

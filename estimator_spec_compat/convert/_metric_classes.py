@@ -1,0 +1,337 @@
+"""Keras metrics that reproduce v1 metrics whose numerics no stock Keras metric has.
+
+Each class keeps v1's own state (sums of per-batch increments, see
+``_metric_math``) in Keras metric variables, so they are summed across
+replicas like v1's ``metric_variable`` s, and computes v1's final formula in
+``result()``. The classes subclass whichever ``tf.keras.metrics.Metric`` is
+active when they are first asked for (Keras 2.15, Keras 3 or tf_keras): the
+behaviour lives in plain mixins here and :func:`keras_class` binds one to the
+active base class at call time.
+"""
+
+import functools
+
+from estimator_spec_compat import _compat
+from estimator_spec_compat.convert import _metric_math as math
+
+tf = _compat.tf
+
+
+class _V1State:
+    """Mixin: named state variables that ``update_state`` adds increments to.
+
+    Subclasses define ``_state_spec()`` -> ``{name: (shape, dtype)}``, compute
+    increments in ``update_state`` and pass them to ``_accumulate``, and read the
+    state with ``_read(name)`` in ``result()``.
+    """
+
+    def __init__(self, *, name, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self._state_names = []
+        for var_name, (shape, var_dtype) in self._state_spec().items():
+            variable = self.add_weight(
+                name=var_name, shape=shape, initializer="zeros", dtype=var_dtype
+            )
+            setattr(self, "v1_" + var_name, variable)
+            self._state_names.append(var_name)
+
+    def _state_spec(self):
+        raise NotImplementedError
+
+    def _read(self, var_name):
+        return tf.convert_to_tensor(getattr(self, "v1_" + var_name))
+
+    def reset_state(self):
+        for var_name in self._state_names:
+            variable = getattr(self, "v1_" + var_name)
+            variable.assign(tf.zeros(variable.shape, variable.dtype))
+
+    def _accumulate(self, **increments):
+        for var_name, increment in increments.items():
+            variable = getattr(self, "v1_" + var_name)
+            variable.assign_add(tf.cast(increment, variable.dtype))
+
+
+class _V1MeanBase(_V1State):
+    """Mixin: v1 ``mean`` (``total`` / ``count``) over per-element values."""
+
+    def _state_spec(self):
+        return {"total": ((), tf.float32), "count": ((), tf.float32)}
+
+    def _add_values(self, values, weights):
+        total, count = math.mean_increments(values, weights)
+        self._accumulate(total=total, count=count)
+
+    def result(self):
+        return math.mean_value(self._read("total"), self._read("count"))
+
+
+class _V1PercentageBelow(_V1MeanBase):
+    """v1 ``percentage_below``: weighted fraction of ``values < threshold``."""
+
+    def __init__(self, threshold, *, name="percentage_below_threshold", dtype=None):
+        self.threshold = float(threshold)
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, values, sample_weight=None):
+        values = tf.convert_to_tensor(values)
+        below = tf.cast(tf.less(values, tf.cast(self.threshold, values.dtype)), tf.float32)
+        self._add_values(below, sample_weight)
+
+
+class _V1MeanRelativeError(_V1MeanBase):
+    """v1 ``mean_relative_error``: mean of ``|y_true - y_pred| / normalizer`` (0 where it is 0)."""
+
+    def __init__(self, *, name="mean_relative_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, normalizer, sample_weight=None):
+        errors, weights = math.relative_errors(
+            tf.convert_to_tensor(y_true), y_pred, normalizer, sample_weight
+        )
+        self._add_values(errors, weights)
+
+
+class _V1MeanCosineDistance(_V1MeanBase):
+    """v1 ``mean_cosine_distance``: ``1 - mean(sum(y_true * y_pred, axis=dim))``.
+
+    Like v1, inputs are expected to be unit-normalised already.
+    """
+
+    def __init__(self, dim, *, name="mean_cosine_distance", dtype=None):
+        self.dim = int(dim)
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values, weights = math.cosine_products(y_true, y_pred, self.dim, sample_weight)
+        self._add_values(values, weights)
+
+    def result(self):
+        return tf.subtract(1.0, super().result())
+
+
+class _V1MeanTensor(_V1State):
+    """v1 ``mean_tensor``: element-wise weighted mean, shape fixed at construction."""
+
+    def __init__(self, shape, *, name="mean_tensor", dtype=None):
+        self.value_shape = tuple(int(d) for d in shape)
+        super().__init__(name=name, dtype=dtype)
+
+    def _state_spec(self):
+        return {
+            "total_tensor": (self.value_shape, tf.float32),
+            "count_tensor": (self.value_shape, tf.float32),
+        }
+
+    def update_state(self, values, sample_weight=None):
+        values = tf.cast(values, tf.float32)
+        num_values = tf.ones_like(values)
+        if sample_weight is not None:
+            values, _, weights = math.squeeze(values, None, sample_weight)
+            weights = math.broadcast_weights(weights, values)
+            values = values * weights
+            num_values = num_values * weights
+        self._accumulate(total_tensor=values, count_tensor=num_values)
+
+    def result(self):
+        return math.mean_value(self._read("total_tensor"), self._read("count_tensor"))
+
+
+_THRESHOLD_KINDS = {
+    "true_positives": ("tp",),
+    "false_positives": ("fp",),
+    "true_negatives": ("tn",),
+    "false_negatives": ("fn",),
+    "precision": ("tp", "fp"),
+    "recall": ("tp", "fn"),
+}
+
+
+class _V1AtThresholds(_V1State):
+    """v1 ``<kind>_at_thresholds``: one value per threshold, in the order given.
+
+    ``kind`` is one of true_positives, false_positives, true_negatives,
+    false_negatives, precision, recall. A prediction counts as positive when it
+    is strictly greater than the threshold.
+    """
+
+    def __init__(self, kind, thresholds, *, name=None, dtype=None):
+        if kind not in _THRESHOLD_KINDS:
+            raise ValueError(f"`kind` ({kind!r}) must be one of {sorted(_THRESHOLD_KINDS)}.")
+        self.kind = kind
+        self.thresholds = [float(t) for t in thresholds]
+        super().__init__(name=name or f"{kind}_at_thresholds", dtype=dtype)
+
+    def _state_spec(self):
+        shape = (len(self.thresholds),)
+        return {key: (shape, tf.float32) for key in _THRESHOLD_KINDS[self.kind]}
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        counts = math.threshold_counts(
+            y_true, y_pred, self.thresholds, sample_weight, _THRESHOLD_KINDS[self.kind]
+        )
+        self._accumulate(**counts)
+
+    def result(self):
+        if self.kind in ("precision", "recall"):
+            other = self._read("fp" if self.kind == "precision" else "fn")
+            tp = self._read("tp")
+            return tf.math.divide(tp, math.AT_THRESHOLDS_EPSILON + tp + other)
+        return self._read(_THRESHOLD_KINDS[self.kind][0])
+
+
+class _V1AUC(_V1State):
+    """v1 ``auc``: same thresholds, same epsilons, same summation methods.
+
+    Unlike ``tf.keras.metrics.AUC`` (``summation_method='interpolation'``), this
+    keeps v1's ``'trapezoidal'`` default, its ``'careful_interpolation'`` for PR,
+    and v1's ``1e-6`` smoothing of the rates.
+    """
+
+    def __init__(
+        self,
+        num_thresholds=200,
+        curve="ROC",
+        summation_method="trapezoidal",
+        thresholds=None,
+        *,
+        name="auc",
+        dtype=None,
+    ):
+        if curve not in math.CURVES:
+            raise ValueError(f"`curve` ({curve!r}) must be one of {math.CURVES}.")
+        if summation_method not in math.SUMMATION_METHODS:
+            raise ValueError(
+                f"`summation_method` ({summation_method!r}) must be one of "
+                f"{math.SUMMATION_METHODS}."
+            )
+        if thresholds is None and int(num_thresholds) < 2:
+            raise ValueError(f"`num_thresholds` ({num_thresholds}) must be at least 2.")
+        self.curve = curve
+        self.summation_method = summation_method
+        self.thresholds = math.auc_thresholds(int(num_thresholds), thresholds)
+        super().__init__(name=name, dtype=dtype)
+
+    def _state_spec(self):
+        shape = (len(self.thresholds),)
+        return {key: (shape, tf.float32) for key in ("tp", "fn", "tn", "fp")}
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        counts = math.threshold_counts(
+            y_true, y_pred, self.thresholds, sample_weight, ("tp", "fn", "tn", "fp")
+        )
+        self._accumulate(**counts)
+
+    def result(self):
+        return math.auc_value(
+            *(self._read(key) for key in ("tp", "fn", "tn", "fp")),
+            curve=self.curve,
+            summation_method=self.summation_method,
+        )
+
+
+class _V1MeanIoU(_V1State):
+    """v1 ``mean_iou``: a float64 confusion matrix and v1's IoU average."""
+
+    def __init__(self, num_classes, *, name="mean_iou", dtype=None):
+        self.num_classes = int(num_classes)
+        super().__init__(name=name, dtype=dtype)
+
+    def _state_spec(self):
+        return {"total_confusion_matrix": ((self.num_classes, self.num_classes), tf.float64)}
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = tf.convert_to_tensor(y_pred)
+        y_pred.shape.assert_is_compatible_with(tf.convert_to_tensor(y_true).shape)
+        matrix = math.confusion_matrix(y_true, y_pred, self.num_classes, sample_weight)
+        self._accumulate(total_confusion_matrix=matrix)
+
+    def result(self):
+        return math.mean_iou_value(self._read("total_confusion_matrix"))
+
+
+class _V1MeanPerClassAccuracy(_V1State):
+    """v1 ``mean_per_class_accuracy``: mean over classes of per-class weighted accuracy."""
+
+    def __init__(self, num_classes, *, name="mean_accuracy", dtype=None):
+        self.num_classes = int(num_classes)
+        super().__init__(name=name, dtype=dtype)
+
+    def _state_spec(self):
+        shape = (self.num_classes,)
+        return {"total": (shape, tf.float32), "count": (shape, tf.float32)}
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        total, count = math.per_class_increments(y_true, y_pred, self.num_classes, sample_weight)
+        self._accumulate(total=total, count=count)
+
+    def result(self):
+        return math.per_class_accuracy_value(self._read("total"), self._read("count"))
+
+
+class _V1TopK(_V1State):
+    """v1 ``recall_at_k`` / ``precision_at_k`` (and the ``*_at_top_k`` forms).
+
+    ``update_state(y_true, y_pred)`` takes scores [..., num_classes] and keeps
+    their top ``k``; ``update_state(y_true, predictions_idx=...)`` takes top-k
+    indices directly. ``y_true`` holds class ids (dense or SparseTensor), as in v1.
+    """
+
+    def __init__(self, kind, k=None, class_id=None, *, name=None, dtype=None):
+        if kind not in ("recall", "precision"):
+            raise ValueError(f"`kind` ({kind!r}) must be 'recall' or 'precision'.")
+        self.kind = kind
+        self.k = None if k is None else int(k)
+        self.class_id = None if class_id is None else int(class_id)
+        super().__init__(name=name or f"{kind}_at_k", dtype=dtype)
+
+    def _state_spec(self):
+        return {"tp": ((), tf.float64), "other": ((), tf.float64)}
+
+    def update_state(self, y_true, y_pred=None, sample_weight=None, predictions_idx=None):
+        if predictions_idx is None:
+            if y_pred is None or self.k is None:
+                raise ValueError("`y_pred` and `k` are needed when `predictions_idx` is not given.")
+            _, predictions_idx = tf.math.top_k(y_pred, self.k)
+        tp, other = math.top_k_counts(
+            y_true,
+            predictions_idx,
+            class_id=self.class_id,
+            weights=sample_weight,
+            other="fn" if self.kind == "recall" else "fp",
+        )
+        self._accumulate(tp=tp, other=other)
+
+    def result(self):
+        tp = self._read("tp")
+        return tf.math.divide(tp, tf.math.add(tp, self._read("other")))
+
+
+MIXINS = {
+    cls.__name__.lstrip("_"): cls
+    for cls in (
+        _V1PercentageBelow,
+        _V1MeanRelativeError,
+        _V1MeanCosineDistance,
+        _V1MeanTensor,
+        _V1AtThresholds,
+        _V1AUC,
+        _V1MeanIoU,
+        _V1MeanPerClassAccuracy,
+        _V1TopK,
+    )
+}
+
+
+@functools.cache
+def _bind(mixin, base):
+    return type(
+        mixin.__name__.lstrip("_"),
+        (mixin, base),
+        {"__module__": __name__, "__doc__": mixin.__doc__},
+    )
+
+
+def keras_class(name):
+    """The class ``name`` (a key of ``MIXINS``) bound to the active ``tf.keras.metrics.Metric``."""
+    return _bind(MIXINS[name], tf.keras.metrics.Metric)

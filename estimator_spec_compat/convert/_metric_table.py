@@ -1,0 +1,273 @@
+"""Which Keras metric serves each ``tf.compat.v1.metrics`` function, and how.
+
+One :class:`MetricEntry` per supported v1 name says which v1 arguments configure
+the metric (python values, fixed when the metric is built), how to build the
+Keras metric from them, and how one v1 call's tensor arguments become that
+metric's ``update_state`` arguments (with v1's own squeezing, casting and weight
+broadcasting, so that the Keras metric ends with v1's value). Stock Keras metrics
+are used where they agree exactly; the ``V1*`` classes of ``_metric_classes``
+elsewhere.
+"""
+
+import dataclasses
+from collections.abc import Callable
+
+from estimator_spec_compat import _compat
+from estimator_spec_compat.convert import _metric_classes as classes
+from estimator_spec_compat.convert import _metric_math as math
+
+tf = _compat.tf
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricEntry:
+    """How one v1 metric function is served.
+
+    Attributes:
+      config_args: v1 argument names whose (python) values configure the metric.
+      build: ``build(config_dict, name) -> keras metric``.
+      update_kwargs: ``update_kwargs(v1_arguments, mask) -> update_state kwargs``;
+        ``mask`` is None or a 0./1. scalar multiplied into the weights.
+      keras: the Keras metric a user rewriting the call should use, in words.
+    """
+
+    config_args: tuple
+    build: Callable
+    update_kwargs: Callable
+    keras: str
+
+
+def mask_weights(weights, mask):
+    """``weights`` with a replica mask (0. or 1.) applied; ``mask`` None means none."""
+    if mask is None:
+        return weights
+    if weights is None:
+        return mask
+    weights = tf.convert_to_tensor(weights)
+    return weights * tf.cast(mask, weights.dtype)
+
+
+def _stock(class_name, **kwargs):
+    def build(config, name):
+        return getattr(tf.keras.metrics, class_name)(name=name, **kwargs)
+
+    return build
+
+
+def _custom(class_name, *config_names, **fixed):
+    def build(config, name):
+        options = {key: config[key] for key in config_names}
+        return classes.keras_class(class_name)(**fixed, **options, name=name)
+
+    return build
+
+
+def _mean_update(args, mask):
+    values, weights = math.mean_inputs(args["values"], mask_weights(args["weights"], mask))
+    return {"values": values, "sample_weight": weights}
+
+
+def _accuracy_update(args, mask):
+    predictions, labels, weights = math.squeeze(
+        args["predictions"], args["labels"], mask_weights(args["weights"], mask)
+    )
+    predictions.shape.assert_is_compatible_with(labels.shape)
+    if labels.dtype != predictions.dtype:
+        predictions = tf.cast(predictions, labels.dtype)
+    if weights is not None:
+        weights = tf.reshape(math.broadcast_weights(weights, predictions), [-1])
+    return {
+        "y_true": tf.reshape(labels, [-1]),
+        "y_pred": tf.reshape(predictions, [-1]),
+        "sample_weight": weights,
+    }
+
+
+def _error_update(column):
+    """Update for v1 mean_(squared|absolute)_error and RMSE: flat pairs plus weights.
+
+    Keras' MSE/MAE average over the last axis, so those get ``[N, 1]`` columns.
+    """
+
+    def update(args, mask):
+        predictions, labels, weights = math.squeeze(
+            args["predictions"], args["labels"], mask_weights(args["weights"], mask)
+        )
+        shape = [-1, 1] if column else [-1]
+        if weights is not None:
+            weights = tf.reshape(math.broadcast_weights(weights, predictions), [-1])
+        return {
+            "y_true": tf.reshape(labels, shape),
+            "y_pred": tf.reshape(predictions, shape),
+            "sample_weight": weights,
+        }
+
+    return update
+
+
+def _count_update(args, mask):
+    y_true, y_pred, weights = math.count_condition_inputs(
+        args["labels"], args["predictions"], mask_weights(args["weights"], mask)
+    )
+    return {"y_true": y_true, "y_pred": y_pred, "sample_weight": weights}
+
+
+def _labels_update(args, mask):
+    return {
+        "y_true": args["labels"],
+        "y_pred": args["predictions"],
+        "sample_weight": mask_weights(args["weights"], mask),
+    }
+
+
+def _values_update(args, mask):
+    return {"values": args["values"], "sample_weight": mask_weights(args["weights"], mask)}
+
+
+def _relative_error_update(args, mask):
+    update = _labels_update(args, mask)
+    update["normalizer"] = args["normalizer"]
+    return update
+
+
+def _top_k_update(args, mask):
+    return {
+        "y_true": args["labels"],
+        "predictions_idx": args["predictions_idx"],
+        "sample_weight": mask_weights(args["weights"], mask),
+    }
+
+
+def _thresholds_entry(kind, keras):
+    return MetricEntry(
+        ("thresholds",), _custom("V1AtThresholds", "thresholds", kind=kind), _labels_update, keras
+    )
+
+
+_AT_K = ("k", "class_id")
+_RECALL_AT_K = MetricEntry(
+    _AT_K,
+    _custom("V1TopK", *_AT_K, kind="recall"),
+    _labels_update,
+    "tf.keras.metrics.SparseTopKCategoricalAccuracy (single label) or this V1TopK",
+)
+_PRECISION_AT_K = dataclasses.replace(
+    _RECALL_AT_K, build=_custom("V1TopK", *_AT_K, kind="precision"), keras="V1TopK"
+)
+
+ENTRIES = {
+    "mean": MetricEntry((), _stock("Mean"), _mean_update, "tf.keras.metrics.Mean"),
+    "accuracy": MetricEntry((), _stock("Accuracy"), _accuracy_update, "tf.keras.metrics.Accuracy"),
+    "mean_squared_error": MetricEntry(
+        (), _stock("MeanSquaredError"), _error_update(True), "tf.keras.metrics.MeanSquaredError"
+    ),
+    "mean_absolute_error": MetricEntry(
+        (), _stock("MeanAbsoluteError"), _error_update(True), "tf.keras.metrics.MeanAbsoluteError"
+    ),
+    "root_mean_squared_error": MetricEntry(
+        (),
+        _stock("RootMeanSquaredError"),
+        _error_update(False),
+        "tf.keras.metrics.RootMeanSquaredError",
+    ),
+    "true_positives": MetricEntry(
+        (), _stock("TruePositives"), _count_update, "tf.keras.metrics.TruePositives"
+    ),
+    "false_positives": MetricEntry(
+        (), _stock("FalsePositives"), _count_update, "tf.keras.metrics.FalsePositives"
+    ),
+    "true_negatives": MetricEntry(
+        (), _stock("TrueNegatives"), _count_update, "tf.keras.metrics.TrueNegatives"
+    ),
+    "false_negatives": MetricEntry(
+        (), _stock("FalseNegatives"), _count_update, "tf.keras.metrics.FalseNegatives"
+    ),
+    "precision": MetricEntry((), _stock("Precision"), _count_update, "tf.keras.metrics.Precision"),
+    "recall": MetricEntry((), _stock("Recall"), _count_update, "tf.keras.metrics.Recall"),
+    "true_positives_at_thresholds": _thresholds_entry(
+        "true_positives", "tf.keras.metrics.TruePositives(thresholds=...)"
+    ),
+    "false_positives_at_thresholds": _thresholds_entry(
+        "false_positives", "tf.keras.metrics.FalsePositives(thresholds=...)"
+    ),
+    "true_negatives_at_thresholds": _thresholds_entry(
+        "true_negatives", "tf.keras.metrics.TrueNegatives(thresholds=...)"
+    ),
+    "false_negatives_at_thresholds": _thresholds_entry(
+        "false_negatives", "tf.keras.metrics.FalseNegatives(thresholds=...)"
+    ),
+    "precision_at_thresholds": _thresholds_entry(
+        "precision", "tf.keras.metrics.Precision(thresholds=...)"
+    ),
+    "recall_at_thresholds": _thresholds_entry("recall", "tf.keras.metrics.Recall(thresholds=...)"),
+    "auc": MetricEntry(
+        ("num_thresholds", "curve", "summation_method", "thresholds"),
+        _custom("V1AUC", "num_thresholds", "curve", "summation_method", "thresholds"),
+        _labels_update,
+        "tf.keras.metrics.AUC (its 'interpolation' summation differs slightly from v1)",
+    ),
+    "mean_iou": MetricEntry(
+        ("num_classes",),
+        _custom("V1MeanIoU", "num_classes"),
+        _labels_update,
+        "tf.keras.metrics.MeanIoU",
+    ),
+    "mean_per_class_accuracy": MetricEntry(
+        ("num_classes",),
+        _custom("V1MeanPerClassAccuracy", "num_classes"),
+        _labels_update,
+        "V1MeanPerClassAccuracy (no stock Keras metric)",
+    ),
+    "mean_relative_error": MetricEntry(
+        (),
+        _custom("V1MeanRelativeError"),
+        _relative_error_update,
+        "V1MeanRelativeError (no stock Keras metric)",
+    ),
+    "mean_cosine_distance": MetricEntry(
+        ("dim",),
+        _custom("V1MeanCosineDistance", "dim"),
+        _labels_update,
+        "V1MeanCosineDistance (tf.keras.metrics.CosineSimilarity normalises its inputs)",
+    ),
+    "percentage_below": MetricEntry(
+        ("threshold",),
+        _custom("V1PercentageBelow", "threshold"),
+        _values_update,
+        "V1PercentageBelow (no stock Keras metric)",
+    ),
+    "mean_tensor": MetricEntry(
+        ("shape",), _custom("V1MeanTensor", "shape"), _values_update, "V1MeanTensor"
+    ),
+    "recall_at_k": _RECALL_AT_K,
+    "precision_at_k": _PRECISION_AT_K,
+    "sparse_precision_at_k": _PRECISION_AT_K,
+    "recall_at_top_k": dataclasses.replace(_RECALL_AT_K, update_kwargs=_top_k_update),
+    "precision_at_top_k": dataclasses.replace(_PRECISION_AT_K, update_kwargs=_top_k_update),
+}
+
+#: v1 names with no exact bridge, and the Keras metric to rewrite them with.
+UNSUPPORTED = {
+    "sensitivity_at_specificity": "tf.keras.metrics.SensitivityAtSpecificity(specificity, "
+    "num_thresholds=...)",
+    "specificity_at_sensitivity": "tf.keras.metrics.SpecificityAtSensitivity(sensitivity, "
+    "num_thresholds=...)",
+    "average_precision_at_k": "tf.keras.metrics.Mean over your own per-example average "
+    "precision at k (Keras has no built-in equivalent)",
+    "sparse_average_precision_at_k": "tf.keras.metrics.Mean over your own per-example average "
+    "precision at k (Keras has no built-in equivalent)",
+}
+
+
+def unsupported_message(v1_name):
+    """The error text for a v1 metric the bridge does not serve."""
+    hint = UNSUPPORTED.get(v1_name)
+    if hint is None:
+        return (
+            f"`tf.compat.v1.metrics.{v1_name}` is not a v1 metric this bridge knows. "
+            f"Supported: {', '.join(sorted(ENTRIES))}."
+        )
+    return (
+        f"`tf.compat.v1.metrics.{v1_name}` is not supported by the legacy-metrics bridge "
+        f"(no exact Keras equivalent). Rewrite it with {hint}."
+    )

@@ -1,0 +1,417 @@
+"""Running a legacy ``metric_fn`` (``tf.compat.v1.metrics.*``) in TF2, on Keras metrics.
+
+``tf.compat.v1.metrics.*`` build graph-collection variables and raise
+``RuntimeError`` when executed eagerly; inside ``tf.function`` they would create
+new variables on every trace. :class:`LegacyMetrics` serves those calls from
+Keras metric objects it owns, with v1's numerics, eagerly, inside
+``tf.function`` and under a ``tf.distribute`` strategy. :func:`to_keras_metric`
+is the explicit mapping for code that is being rewritten.
+
+Example (one loop of evaluation)::
+
+    def metric_fn(labels, probabilities):
+        return {
+            "auc": tf.compat.v1.metrics.auc(labels, probabilities),
+            "acc": tf.compat.v1.metrics.accuracy(labels, probabilities > 0.5),
+        }
+
+    legacy = LegacyMetrics()
+
+    @tf.function
+    def eval_step(labels, probabilities):
+        return legacy.run_metric_fn(metric_fn, [labels, probabilities])
+
+    for labels, probabilities in batches:
+        eval_step(labels, probabilities)
+    print(legacy.results())   # {"auc": 0.87..., "acc": 0.81...}
+    legacy.reset()            # before the next evaluation
+
+Thread safety: :meth:`LegacyMetrics.scope` replaces the functions on the
+process-wide ``tf.compat.v1.metrics`` module while it is open (restored in
+``finally``). One ``LegacyMetrics`` object may have its scope open at a time in
+the process; it may be entered again by any thread (replica threads of
+``MirroredStrategy`` do), and each thread counts its own calls. Opening the
+scope of a second object while the first one's is open raises ``ValueError``.
+Code that bound a v1 function before the scope opened
+(``from tensorflow.compat.v1.metrics import auc``) is not redirected.
+"""
+
+import contextlib
+import threading
+
+from estimator_spec_compat import _compat
+from estimator_spec_compat.convert import _metric_config, _metric_table
+
+tf = _compat.tf
+
+__all__ = ["LegacyMetrics", "to_keras_metric", "supported_v1_metrics"]
+
+_PATCH_LOCK = threading.RLock()
+_PATCH = {"owner": None, "depth": 0, "originals": {}}
+
+
+def supported_v1_metrics():
+    """The ``tf.compat.v1.metrics`` names that :class:`LegacyMetrics` serves, sorted."""
+    return sorted(_metric_table.ENTRIES)
+
+
+def _v1_module():
+    return tf.compat.v1.metrics
+
+
+def _v1_function(v1_name):
+    """The real v1 function, also while a scope has it patched."""
+    return _PATCH["originals"].get(v1_name) or getattr(_v1_module(), v1_name)
+
+
+def _read(metric):
+    return tf.convert_to_tensor(metric.result())
+
+
+def _is_keras_metric(value):
+    return all(hasattr(value, attr) for attr in ("update_state", "result", "reset_state"))
+
+
+class _CallLog:
+    """One scope entry on one thread: its call count and the values it handed out."""
+
+    def __init__(self):
+        self.calls = 0
+        self.values = {}  # id(value) -> (value, index); the value is kept alive
+
+    def next_index(self):
+        self.calls += 1
+        return self.calls - 1
+
+
+class LegacyMetrics:
+    """Serves ``tf.compat.v1.metrics.*`` calls from Keras metric objects it owns.
+
+    Every supported v1 call becomes one Keras metric (stock Keras where its
+    numerics are v1's, a ``V1*`` class otherwise; see :func:`to_keras_metric`).
+    Values equal the v1 metric's over the same batches, with the same weights.
+
+    Example::
+
+        legacy = LegacyMetrics()
+        with legacy.scope():
+            value, update_op = tf.compat.v1.metrics.mean(x, weights=w)
+        legacy.results()  # {0: <mean so far>}
+    """
+
+    def __init__(self):
+        self._metrics = []  # Keras metrics, in creation order
+        self._signatures = []  # (v1_name, config items, name) per position
+        self._keys = {}  # eval_metric_ops key -> position
+        self._passthrough = {}  # eval_metric_ops key -> user's Keras metric
+        self._local = threading.local()
+        self._lock = threading.RLock()
+
+    # -- the scope --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def scope(self):
+        """Context manager inside which ``tf.compat.v1.metrics.<name>(...)`` is served here.
+
+        Each call returns ``(value, update_op)`` like v1: the metric is updated
+        first and ``value`` read after the update (inside ``tf.function`` the value
+        of a step includes its batch; the last step's values are the final ones).
+        ``update_op`` is a tensor that depends on the update. The n-th call made
+        in a scope (per thread) reuses the n-th metric created at the first entry,
+        so a step may be traced many times without new variables; a different v1
+        function or configuration at the same position raises ``ValueError``.
+
+        Under a ``tf.distribute`` strategy, metrics are created in the strategy's
+        scope; in replica context (``strategy.run``) each replica adds its batch and
+        the value is aggregated over replicas; in cross-replica context the whole
+        batch is added once. In a TF1 graph (``tf.compat.v1.Session``) the real v1
+        function runs instead. ``metrics_collections`` / ``updates_collections``
+        receive the value / update op, as in v1.
+
+        Yields:
+          This object.
+
+        Raises:
+          ValueError: if another ``LegacyMetrics`` has its scope open.
+        """
+        _open_patch(self)
+        logs = self._logs()
+        logs.append(_CallLog())
+        try:
+            yield self
+        finally:
+            logs.pop()
+            _close_patch(self)
+
+    def _logs(self):
+        if not hasattr(self._local, "logs"):
+            self._local.logs = []
+        return self._local.logs
+
+    def _current_log(self):
+        logs = self._logs()
+        if not logs:  # a thread (a replica) that did not open the scope itself
+            logs.append(_CallLog())
+        return logs[-1]
+
+    # -- serving one call ---------------------------------------------------------------
+
+    def _serve(self, v1_name, arguments):
+        entry = _metric_table.ENTRIES[v1_name]
+        config = _metric_config.normalise(v1_name, entry.config_args, arguments)
+        name = arguments.get("name") or v1_name
+        log = self._current_log()
+        index = log.next_index()
+        metric = self._metric_at(index, (v1_name, tuple(sorted(config.items())), name), entry)
+        value = _update_and_read(metric, entry, arguments)
+        update_op = tf.identity(value)
+        log.values[id(value)] = (value, index)
+        if arguments.get("metrics_collections"):
+            tf.compat.v1.add_to_collections(arguments["metrics_collections"], value)
+        if arguments.get("updates_collections"):
+            tf.compat.v1.add_to_collections(arguments["updates_collections"], update_op)
+        return value, update_op
+
+    def _metric_at(self, index, signature, entry):
+        """The metric at ``index``, created (once, in cross-replica context) if new."""
+        if index >= len(self._metrics):
+            replica_context = tf.distribute.get_replica_context()
+            if tf.distribute.has_strategy() and replica_context is not None:
+                replica_context.merge_call(lambda strategy: self._create(index, signature, entry))
+            else:
+                self._create(index, signature, entry)
+        if self._signatures[index] != signature:
+            raise ValueError(
+                f"Legacy metric call #{index} in this scope is {_describe(signature)}, but the "
+                f"metric created at that position serves {_describe(self._signatures[index])}. "
+                "A metric_fn must make the same v1 metric calls, in the same order, every time."
+            )
+        return self._metrics[index]
+
+    def _create(self, index, signature, entry):
+        with self._lock:
+            if index < len(self._metrics):
+                return
+            v1_name, config_items, name = signature
+            strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
+            with tf.init_scope():
+                with strategy.scope() if strategy is not None else contextlib.nullcontext():
+                    metric = entry.build(dict(config_items), name)
+            self._metrics.append(metric)
+            self._signatures.append(signature)
+
+    # -- metric_fn --------------------------------------------------------------------
+
+    def run_metric_fn(self, metric_fn, tensors):
+        """Calls a TPUEstimatorSpec-style ``metric_fn`` inside :meth:`scope`.
+
+        Args:
+          metric_fn: callable returning an ``eval_metric_ops`` dict of
+            ``(value, update_op)`` pairs (from ``tf.compat.v1.metrics``) or Keras
+            metric objects (already updated by ``metric_fn``; passed through).
+          tensors: list/tuple (positional arguments) or dict (keyword arguments).
+
+        Returns:
+          The ``eval_metric_ops`` dict ``metric_fn`` returned.
+
+        Raises:
+          TypeError: if ``metric_fn`` is not callable, ``tensors`` is not a
+            list/tuple/dict, or ``metric_fn`` does not return a dict of pairs or
+            Keras metrics.
+
+        Example::
+
+            legacy.run_metric_fn(metric_fn, {"labels": y, "logits": logits})
+        """
+        if not callable(metric_fn):
+            raise TypeError(f"`metric_fn` ({metric_fn!r}) must be callable.")
+        if not isinstance(tensors, list | tuple | dict):
+            raise TypeError(
+                f"`tensors` ({type(tensors).__name__}) must be a list/tuple (positional "
+                "arguments of metric_fn) or a dict (keyword arguments)."
+            )
+        with self.scope():
+            log = self._current_log()
+            ops = metric_fn(**tensors) if isinstance(tensors, dict) else metric_fn(*tensors)
+            self._record_keys(ops, log)
+        return ops
+
+    def _record_keys(self, ops, log):
+        if not isinstance(ops, dict):
+            raise TypeError(
+                f"`metric_fn` must return a dict of eval_metric_ops, got {type(ops).__name__}."
+            )
+        for key, op in ops.items():
+            if _is_keras_metric(op):
+                self._passthrough[key] = op
+            elif isinstance(op, tuple) and len(op) == 2:
+                found = log.values.get(id(op[0]))
+                if found is not None and found[0] is op[0]:
+                    self._keys[key] = found[1]
+            else:
+                raise TypeError(
+                    f"eval_metric_ops[{key!r}] ({op!r}) must be a (value, update_op) tuple "
+                    "or a Keras metric object."
+                )
+
+    # -- reading and resetting ----------------------------------------------------------
+
+    def results(self):
+        """Current values: ``{eval_metric_ops key or call position: value}``.
+
+        Keys come from :meth:`run_metric_fn` (a metric whose value the metric_fn
+        returned unchanged, and passed-through Keras metrics); other metrics are
+        listed under their call position (int). Values are numpy when executing
+        eagerly (read them after the loop, outside ``tf.function``), tensors
+        otherwise.
+        """
+        values = {}
+        for key, index in self._keys.items():
+            values[key] = _read(self._metrics[index])
+        for key, metric in self._passthrough.items():
+            values[key] = _read(metric)
+        named = set(self._keys.values())
+        for index, metric in enumerate(self._metrics):
+            if index not in named:
+                values[index] = _read(metric)
+        if tf.executing_eagerly():
+            values = {key: value.numpy() for key, value in values.items()}
+        return values
+
+    def reset(self):
+        """Resets every owned metric and every passed-through Keras metric to zero."""
+        for metric in [*self._metrics, *self._passthrough.values()]:
+            metric.reset_state()
+
+    @property
+    def metrics(self):
+        """The Keras metric objects this object owns, in creation order."""
+        return list(self._metrics)
+
+
+def _describe(signature):
+    v1_name, config_items, name = signature
+    options = ", ".join(f"{key}={value!r}" for key, value in config_items)
+    return f"tf.compat.v1.metrics.{v1_name}({options}) named {name!r}"
+
+
+def _update_and_read(metric, entry, arguments):
+    """Adds one v1 call's batch to ``metric``; returns its value after the update."""
+    if not tf.distribute.has_strategy():
+        metric.update_state(**entry.update_kwargs(arguments, None))
+        return _read(metric)
+    strategy = tf.distribute.get_strategy()
+    if tf.distribute.in_cross_replica_context():
+        # Sync-on-read variables take updates in replica context only: every
+        # replica runs the update, all but the first with zero weights.
+        def replica_update():
+            replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
+            mask = tf.cast(tf.equal(replica_id, 0), tf.float32)
+            metric.update_state(**entry.update_kwargs(arguments, mask))
+
+        strategy.run(replica_update)
+        return _read(metric)
+    metric.update_state(**entry.update_kwargs(arguments, None))
+    return tf.distribute.get_replica_context().merge_call(lambda _: _read(metric))
+
+
+# -- patching tf.compat.v1.metrics -------------------------------------------------------
+
+
+def _patched(v1_name, original):
+    def serve(*args, **kwargs):
+        if not tf.executing_eagerly() and not _compat.in_function_graph():
+            return original(*args, **kwargs)  # a TF1 graph: v1 itself works there
+        owner = _PATCH["owner"]
+        if v1_name not in _metric_table.ENTRIES or owner is None:
+            raise ValueError(_metric_table.unsupported_message(v1_name))
+        arguments = _metric_config.bind(original, v1_name, args, kwargs)
+        return owner._serve(v1_name, arguments)
+
+    serve.__name__ = serve.__qualname__ = v1_name
+    serve.__doc__ = original.__doc__
+    serve.__wrapped__ = original
+    return serve
+
+
+def _open_patch(owner):
+    with _PATCH_LOCK:
+        if _PATCH["owner"] is not None and _PATCH["owner"] is not owner:
+            raise ValueError(
+                "Another LegacyMetrics has its scope() open; tf.compat.v1.metrics is patched "
+                "process-wide, so only one LegacyMetrics may serve it at a time. Close the "
+                "other scope first, or use one LegacyMetrics object."
+            )
+        if _PATCH["depth"] == 0:
+            module = _v1_module()
+            names = [*_metric_table.ENTRIES, *_metric_table.UNSUPPORTED]
+            originals = {name: getattr(module, name) for name in names if hasattr(module, name)}
+            for name, original in originals.items():
+                setattr(module, name, _patched(name, original))
+            _PATCH["originals"] = originals
+            _PATCH["owner"] = owner
+        _PATCH["depth"] += 1
+
+
+def _close_patch(owner):
+    with _PATCH_LOCK:
+        _PATCH["depth"] -= 1
+        if _PATCH["depth"] == 0:
+            module = _v1_module()
+            for name, original in _PATCH["originals"].items():
+                setattr(module, name, original)
+            _PATCH["originals"] = {}
+            _PATCH["owner"] = None
+
+
+# -- the explicit mapping ---------------------------------------------------------------
+
+
+def to_keras_metric(v1_name, **v1_kwargs):
+    """The Keras metric to use instead of ``tf.compat.v1.metrics.<v1_name>``.
+
+    Args:
+      v1_name: a name from :func:`supported_v1_metrics`, e.g. ``"auc"``.
+      **v1_kwargs: the v1 call's configuration arguments (``num_thresholds``,
+        ``curve``, ``summation_method``, ``thresholds``, ``num_classes``, ``dim``,
+        ``threshold``, ``k``, ``class_id``, ``name``; ``shape`` for ``mean_tensor``).
+
+    Returns:
+      ``(metric, to_update_kwargs)``: a fresh Keras metric of the active
+      ``tf.keras``, and a function that takes the v1 call's tensor arguments
+      (as v1 names them: ``labels``, ``predictions``, ``weights`` ...) and returns
+      the keyword arguments for ``metric.update_state`` (v1's squeezing, casting
+      and weight broadcasting applied). Create the metric outside ``tf.function``
+      (under ``strategy.scope()`` if distributed).
+
+    Raises:
+      ValueError: for an unsupported ``v1_name`` (naming the Keras replacement) or
+        a bad configuration value.
+      TypeError: for an unknown argument.
+
+    Example::
+
+        auc, to_kwargs = to_keras_metric("auc", num_thresholds=50, curve="PR")
+        auc.update_state(**to_kwargs(labels=y, predictions=p, weights=w))
+        auc.result()
+    """
+    if v1_name not in _metric_table.ENTRIES:
+        raise ValueError(_metric_table.unsupported_message(v1_name))
+    entry = _metric_table.ENTRIES[v1_name]
+    allowed = {*entry.config_args, "name"}
+    unknown = sorted(set(v1_kwargs) - allowed)
+    if unknown:
+        raise TypeError(
+            f"to_keras_metric({v1_name!r}) got unknown argument(s) {unknown}; it takes "
+            f"{sorted(allowed)} (pass tensors to the returned function instead)."
+        )
+    original = _v1_function(v1_name)
+    defaults = _metric_config.bind(original, v1_name, (), {}, partial=True)
+    config = _metric_config.normalise(v1_name, entry.config_args, {**defaults, **v1_kwargs})
+    metric = entry.build(config, v1_kwargs.get("name") or v1_name)
+
+    def to_update_kwargs(*args, **kwargs):
+        arguments = _metric_config.bind(original, v1_name, args, kwargs, partial=True)
+        return entry.update_kwargs(arguments, None)
+
+    return metric, to_update_kwargs
