@@ -107,3 +107,35 @@ from tensorflow.python.ops import weights_broadcast_ops as _weights_broadcast_op
 
 v1_metrics_impl = _v1_metrics_impl
 weights_broadcast_ops = _weights_broadcast_ops
+
+# --- convert: serving signatures ---
+# ``tf.compat.v1.wrap_function`` traces into a graph with EMPTY collections, so a
+# ``make_template`` called there after an earlier trace looks up a fresh
+# variable-scope store and creates new variables. Tracing the same way but with
+# the collections inherited (as tf.function does) keeps templates working. The
+# pieces are in TF 2.15.1 and 2.21.0; without them we fall back to wrap_function.
+try:
+    from tensorflow.python.eager import wrap_function as _wrap_function
+
+    _WrappedFunction = _wrap_function.WrappedFunction
+    _VariableHolder = _wrap_function.VariableHolder
+except (ImportError, AttributeError):  # pragma: no cover - future TF only
+    _WrappedFunction = None
+
+
+def wrap_v1_graph_function(fn):
+    """Like ``tf.compat.v1.wrap_function(fn, [])``, sharing the outer graph's collections."""
+    if _WrappedFunction is None:  # pragma: no cover - future TF only
+        return tf.compat.v1.wrap_function(fn, signature=[])
+    holder = _VariableHolder(fn)
+    graph = _func_graph.func_graph_from_py_func(
+        "wrapped_function",
+        holder,
+        args=None,
+        kwargs=None,
+        signature=[],
+        add_control_dependencies=False,
+        collections=None,
+    )
+    return _WrappedFunction(graph, variable_holder=holder, signature=[])
+
