@@ -139,3 +139,10 @@ def wrap_v1_graph_function(fn):
     )
     return _WrappedFunction(graph, variable_holder=holder, signature=[])
 
+
+# --- runner ---
+#: Collections a tf.function graph shares BY REFERENCE with its outer graph (the
+#: GLOBAL/LOCAL/TRAINABLE variable lists, the v1 variable store and variable
+#: scope store). The runner clears them in each graph it calls a model_fn in, so
+#: every call starts from a fresh TF1 graph state, as under Estimator.
+SHARED_GRAPH_COLLECTIONS = tuple(_func_graph.ALLOWLIST_COLLECTIONS)

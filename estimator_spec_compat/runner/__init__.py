@@ -1,1 +1,6 @@
-"""A tf.distribute runner for legacy Estimator model_fns."""
+"""A TF2 runner for unchanged legacy Estimator model_fns (see `runner.runner` for the design)."""
+
+from estimator_spec_compat.runner.config import RunnerConfig
+from estimator_spec_compat.runner.runner import Runner
+
+__all__ = ["Runner", "RunnerConfig"]

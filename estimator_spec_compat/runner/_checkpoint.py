@@ -1,0 +1,89 @@
+"""Name-based checkpoints, readable and writable by Estimator, written atomically.
+
+The runner writes the same format as Estimator's ``tf.compat.v1.train.Saver``
+(a V2 bundle keyed by TF1 variable names: ``dense/kernel``, ``global_step``), so
+an Estimator checkpoint restores into the runner and back.
+
+Atomicity: the bundle is written into a fresh temporary folder inside
+``model_dir``; its data file, then its ``.index`` file (which is what makes a
+prefix loadable) are moved into place with ``os.replace``, and only then is the
+``checkpoint`` state file rewritten (TF writes it atomically, too). A crash at any
+point leaves the previous checkpoint as the latest one; at worst an orphaned
+temporary folder is left behind.
+"""
+
+import os
+import shutil
+import tempfile
+
+from estimator_spec_compat._compat import tf
+
+_PREFIX = "model.ckpt"
+
+
+def latest(model_dir):
+    """The newest complete checkpoint prefix in ``model_dir``, or None."""
+    return tf.train.latest_checkpoint(model_dir)
+
+
+def save(model_dir, step, variables, *, keep_max):
+    """Writes ``variables`` (name -> variable) as ``model_dir/model.ckpt-<step>``.
+
+    Returns:
+      The checkpoint prefix written.
+    """
+    tf.io.gfile.makedirs(model_dir)
+    prefix = os.path.join(model_dir, f"{_PREFIX}-{step}")
+    names = sorted(variables)
+    tensors = [tf.convert_to_tensor(variables[name]) for name in names]
+    tmp_dir = tempfile.mkdtemp(prefix=".tmp-ckpt-", dir=model_dir)
+    try:
+        tmp_prefix = os.path.join(tmp_dir, _PREFIX)
+        tf.raw_ops.SaveV2(
+            prefix=tmp_prefix,
+            tensor_names=names,
+            shape_and_slices=[""] * len(names),
+            tensors=tensors,
+        )
+        produced = sorted(os.listdir(tmp_dir), key=lambda f: f.endswith(".index"))
+        for filename in produced:  # data first, the .index last
+            os.replace(os.path.join(tmp_dir, filename), prefix + filename[len(_PREFIX) :])
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    _update_state(model_dir, prefix, keep_max)
+    return prefix
+
+
+def _update_state(model_dir, prefix, keep_max):
+    state = tf.train.get_checkpoint_state(model_dir)
+    kept = [p for p in (state.all_model_checkpoint_paths if state else []) if p != prefix]
+    kept.append(prefix)
+    dropped, kept = kept[:-keep_max], kept[-keep_max:]
+    tf.compat.v1.train.update_checkpoint_state(model_dir, prefix, all_model_checkpoint_paths=kept)
+    for old in dropped:
+        for path in tf.io.gfile.glob(old + ".*"):
+            tf.io.gfile.remove(path)
+
+
+def restore(prefix, variables):
+    """Assigns each variable (name -> variable) its value from checkpoint ``prefix``.
+
+    Raises:
+      ValueError: if the checkpoint lacks some names or has other shapes, listing all.
+    """
+    reader = tf.train.load_checkpoint(prefix)
+    shapes = reader.get_variable_to_shape_map()
+    missing = sorted(n for n in variables if n not in shapes)
+    wrong = sorted(
+        f"{n}: checkpoint {shapes[n]} vs variable {variables[n].shape.as_list()}"
+        for n in variables
+        if n in shapes and list(shapes[n]) != variables[n].shape.as_list()
+    )
+    if missing or wrong:
+        raise ValueError(
+            f"Checkpoint `{prefix}` does not fit the model_fn's variables: missing "
+            f"{missing}; shape mismatches {wrong}. Point `model_dir` at a checkpoint "
+            "of this model, or at an empty folder to start afresh."
+        )
+    for name, variable in variables.items():
+        variable.assign(reader.get_tensor(name))

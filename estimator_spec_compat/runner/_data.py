@@ -1,0 +1,100 @@
+"""Datasets from a legacy input_fn: (features, labels) or features, static shapes for replicas."""
+
+from estimator_spec_compat._compat import tf
+from estimator_spec_compat._errors import short_repr
+from estimator_spec_compat.runner._calls import call_input_fn
+
+
+def make_dataset(input_fn, *, mode, params, config, num_replicas):
+    """Calls ``input_fn``; returns ``(dataset, has_labels)``.
+
+    Elements are ``(features, labels)`` when ``has_labels``, else features alone
+    (split them with `split_element`).
+
+    Raises:
+      TypeError: if ``input_fn`` does not return a ``tf.data.Dataset``.
+      ValueError: if an element is a tuple/list of a length other than 2, or if
+        several replicas need static batch shapes the dataset cannot provide.
+    """
+    context = tf.distribute.InputContext(
+        num_input_pipelines=1, input_pipeline_id=0, num_replicas_in_sync=num_replicas
+    )
+    dataset = call_input_fn(
+        input_fn, mode=mode, params=params, config=config, input_context=context
+    )
+    if not isinstance(dataset, tf.data.Dataset):
+        raise TypeError(
+            f"`input_fn` must return a tf.data.Dataset; it returned {short_repr(dataset)}. "
+            "Wrap tensors with `tf.data.Dataset.from_tensor_slices(...).batch(...)`."
+        )
+    spec = dataset.element_spec
+    if isinstance(spec, (tuple, list)):
+        if len(spec) != 2:
+            raise ValueError(
+                f"`input_fn`'s dataset yields a {len(spec)}-tuple; it must yield "
+                "(features, labels) or features alone, as Estimator required."
+            )
+        return dataset, True
+    return dataset, False
+
+
+def split_element(element, has_labels):
+    """``(features, labels)`` from one dataset element (labels None without them)."""
+    if has_labels:
+        return element[0], element[1]
+    return element, None
+
+
+def check_static_batch(dataset, num_replicas, mode):
+    """Checks every component has a static batch dimension divisible by ``num_replicas``.
+
+    Raises:
+      ValueError: naming the components whose batch dimension does not fit.
+    """
+    bad = []
+    for path, spec in _flat_specs(dataset.element_spec):
+        dim = spec.shape[0] if spec.shape.rank else None
+        if dim is None or dim % num_replicas:
+            bad.append(f"{path}: shape {spec.shape}")
+    if bad:
+        raise ValueError(
+            f"With {num_replicas} replicas, {mode} needs batches of a static size divisible "
+            f"by {num_replicas}, but the dataset gives {'; '.join(bad)}. Batch with "
+            "`dataset.batch(params['batch_size'], drop_remainder=True)` and a batch size "
+            "that divides evenly."
+        )
+
+
+def per_replica_spec(element_spec, num_replicas):
+    """``element_spec`` with the batch dimension divided among ``num_replicas``."""
+
+    def split(spec):
+        if spec is None or num_replicas == 1 or not spec.shape.rank:
+            return spec
+        dims = spec.shape.as_list()
+        dims[0] = None if dims[0] is None else dims[0] // num_replicas
+        return tf.TensorSpec(dims, spec.dtype, spec.name)
+
+    return tf.nest.map_structure(split, element_spec)
+
+
+def _flat_specs(element_spec):
+    flat = tf.nest.flatten_with_joined_string_paths(element_spec)
+    return [(path or "features", spec) for path, spec in flat if spec is not None]
+
+
+def pad_batch(batch, size):
+    """Pads every tensor of ``batch`` to ``size`` rows by repeating its last row.
+
+    Returns:
+      ``(padded_batch, real_rows)``.
+    """
+    rows = int(tf.nest.flatten(batch)[0].shape[0])
+
+    def pad(t):
+        if rows == size:
+            return t
+        extra = tf.repeat(t[-1:], size - rows, axis=0)
+        return tf.concat([t, extra], axis=0)
+
+    return tf.nest.map_structure(pad, batch), rows

@@ -1,0 +1,105 @@
+"""The runner's compiled programs: many steps per call in a TF while loop.
+
+Each program is one ``tf.function`` (``autograph=False``: the model_fn runs as
+written, as under Estimator, not converted by AutoGraph) whose step count is a
+tensor argument, so a shorter last loop does not retrace. Inputs come from an
+iterator passed in; a finite input ends the loop early (``get_next_as_optional``)
+and the program reports how many steps it ran.
+"""
+
+from estimator_spec_compat._compat import tf
+
+
+def _loop(iterator, n, body_fn, initial, infinite):
+    """Runs ``body_fn(element, carried) -> carried`` up to ``n`` times.
+
+    Returns:
+      ``(steps_run, carried)``.
+    """
+
+    def cond(i, done, carried):
+        del carried
+        return tf.logical_and(i < n, tf.logical_not(done))
+
+    def body(i, done, carried):
+        if infinite:  # no end-of-input check: the plain, fastest path
+            return i + 1, done, body_fn(iterator.get_next(), carried)
+        optional = iterator.get_next_as_optional()
+        has_value = optional.has_value()
+        carried = tf.cond(
+            has_value, lambda: body_fn(optional.get_value(), carried), lambda: carried
+        )
+        return i + tf.cast(has_value, tf.int64), tf.logical_not(has_value), carried
+
+    steps, _, carried = tf.while_loop(
+        cond, body, (tf.constant(0, tf.int64), tf.constant(False), initial)
+    )
+    return steps, carried
+
+
+def make_train_loop(strategy, replica_step, host_call):
+    """A ``tf.function(iterator, n, infinite)`` running ``n`` train steps.
+
+    Args:
+      strategy: the distribution strategy.
+      replica_step: ``element -> (loss, host_call_tensors or None)`` in replica context.
+      host_call: ``host_call_tensors -> None``, run after each step outside it.
+
+    Returns:
+      The tf.function; it returns ``(steps_run, last_mean_loss)``.
+    """
+
+    def body(element, loss):
+        del loss
+        per_replica, host_tensors = strategy.run(replica_step, (element,))
+        if host_tensors is not None:
+            host_call(host_tensors)
+        return tf.cast(
+            strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None), tf.float32
+        )
+
+    @tf.function(autograph=False)
+    def train_loop(iterator, n, infinite):
+        return _loop(iterator, n, body, tf.constant(float("nan")), infinite)
+
+    return train_loop
+
+
+def make_eval_loop(body_fn):
+    """A ``tf.function(iterator, n) -> steps_run`` running ``body_fn(element)`` ``n`` times."""
+
+    def body(element, count):
+        body_fn(element)
+        return count
+
+    @tf.function(autograph=False)
+    def eval_loop(iterator, n):
+        return _loop(iterator, n, body, tf.constant(0), infinite=False)[0]
+
+    return eval_loop
+
+
+def make_predict_step(strategy, predict_fn):
+    """A ``tf.function(batch) -> predictions`` (split among replicas, gathered back)."""
+    replicas = strategy.num_replicas_in_sync
+
+    def split(element, ctx):
+        i = ctx.replica_id_in_sync_group
+
+        def part(t):
+            size = tf.shape(t)[0] // replicas
+            return t[i * size : (i + 1) * size]
+
+        return tf.nest.map_structure(part, element)
+
+    @tf.function(autograph=False)
+    def predict_step(element):
+        if replicas == 1:
+            return predict_fn(*tf.nest.flatten(element))
+        per_replica = strategy.experimental_distribute_values_from_function(
+            lambda ctx: split(element, ctx)
+        )
+        out = strategy.run(lambda e: predict_fn(*tf.nest.flatten(e)), (per_replica,))
+        return tf.nest.map_structure(lambda t: strategy.gather(t, axis=0), out)
+
+    return predict_step

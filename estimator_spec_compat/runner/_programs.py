@@ -1,0 +1,249 @@
+"""The runner's per-mode programs: how and where the model_fn is traced and run.
+
+* EVAL and PREDICT, and TRAIN on one replica: the model_fn is traced once into a
+  pruned v1 graph (`_v1_graph`), Session semantics; the pruned function is what
+  each step runs (per replica, inside ``strategy.run``). Tracing it eagerly, with
+  the variable store open, is also the build that creates every variable.
+* TRAIN on several replicas: v1 optimizers all-reduce through ``merge_call``,
+  which must happen while the model_fn itself is traced in replica context; so
+  the model_fn is called inside ``strategy.run``, after a build trace outside it
+  (``tf.function(...).get_concrete_function``, never run) created the variables.
+  Every stateful op such a train step creates runs (tf.function semantics).
+* Evaluation metrics: the model_fn's eval_metric_ops updates run each step; their
+  values are read once at the end from the same v1 graph, as Estimator read them
+  after the last update. TPU ``eval_metrics``: each step the tensors are
+  gathered across replicas and metric_fn (traced once, in its own v1 graph)
+  updates on them, as TPUEstimator ran it on the host. The ``loss`` result is
+  the mean over steps of the replicas' mean loss (Estimator's ``mean(loss)``).
+"""
+
+import contextlib
+
+from estimator_spec_compat._compat import ModeKeys, tf
+from estimator_spec_compat._host_fn import call_host_fn
+from estimator_spec_compat.runner import _data, _loops, _v1_graph
+from estimator_spec_compat.runner._calls import call_model_fn
+from estimator_spec_compat.runner._metrics import EvalFunctions
+from estimator_spec_compat.runner._store import VariableStore
+
+
+class Programs:
+    """Builds and runs the train / eval / predict programs of one model_fn."""
+
+    def __init__(self, *, model_fn, strategy, config, params_for):
+        self._model_fn = model_fn
+        self._strategy = strategy
+        self._config = config
+        self._params_for = params_for
+        self.store = VariableStore(strategy)
+        self._used = {}
+        self._fns = {}
+        self._loops = {}
+        self._host_call_fn = None
+
+    @property
+    def num_replicas(self):
+        return self._strategy.num_replicas_in_sync
+
+    def _call(self, element, has_labels, mode):
+        features, labels = _data.split_element(element, has_labels)
+        if mode == ModeKeys.PREDICT:
+            labels = None  # Estimator.predict drops labels
+        self.store.install()
+        params = self._params_for(mode, for_model_fn=True)
+        return call_model_fn(self._model_fn, features, labels, mode, params, self._config)
+
+    def _trace(self, mode, spec, has_labels, fetches_of):
+        return _v1_graph.trace(
+            lambda element: self._call(element, has_labels, mode),
+            spec,
+            fetches_of,
+            self.store.creator_scope,
+        )
+
+    @contextlib.contextmanager
+    def _scope(self, *, build=False, record=None):
+        with self.store.scope(allow_creation=build, record=record):
+            with _estimator_loss_scaling(self._strategy):
+                yield
+
+    def distribute(self, dataset):
+        """``dataset`` split among the replicas (as is, for one replica)."""
+        if self.num_replicas == 1:
+            return dataset
+        return self._strategy.experimental_distribute_dataset(dataset)
+
+    def variables_for(self, mode):
+        """Name -> variable of what ``mode``'s graph uses and a checkpoint holds."""
+        saved = self.store.global_variables
+        return {name: saved[name] for name in self._used[mode] if name in saved}
+
+    def build(self, mode, dataset, has_labels):
+        """Creates every variable of ``mode`` (once per mode), by tracing its model_fn."""
+        if mode in self._used:
+            return
+        if self.num_replicas > 1 and mode != ModeKeys.PREDICT:
+            _data.check_static_batch(dataset, self.num_replicas, mode)
+        spec = _data.per_replica_spec(dataset.element_spec, self.num_replicas)
+        if self._config.tf_random_seed is not None:
+            tf.random.set_seed(self._config.tf_random_seed)
+        names = set()
+        with self._scope(build=True, record=names):
+            if mode == ModeKeys.TRAIN:
+                self._build_train(spec, has_labels)
+            elif mode == ModeKeys.EVAL:
+                self._fns[mode] = EvalFunctions(
+                    self._trace, spec, has_labels, self.num_replicas, self.store
+                )
+            else:
+                self._fns[mode] = self._trace(mode, spec, has_labels, _predictions)
+        names.add("global_step")
+        self._used[mode] = names
+
+    # --- train --------------------------------------------------------------------
+
+    def _train_fetches(self, spec):
+        if spec.loss is None or spec.train_op is None:
+            raise ValueError(
+                "In TRAIN mode the model_fn must return `loss` and `train_op` (as "
+                f"EstimatorSpec requires); got loss={spec.loss!r}, train_op={spec.train_op!r}."
+            )
+        fetches = {"train_op": spec.train_op}
+        if spec.host_call is not None:
+            self._host_call_fn, fetches["host"] = spec.host_call
+        with tf.control_dependencies([spec.train_op]):
+            fetches["loss"] = tf.identity(spec.loss)
+        return fetches
+
+    def _build_train(self, spec, has_labels):
+        if self.num_replicas == 1:
+            self._fns[ModeKeys.TRAIN] = self._trace(
+                ModeKeys.TRAIN, spec, has_labels, self._train_fetches
+            )
+            return
+        fn = tf.function(
+            lambda element: self._train_fetches(self._call(element, has_labels, ModeKeys.TRAIN)),
+            autograph=False,
+        )
+        fn.get_concrete_function(spec)  # creates the variables; never run
+
+    def _train_step(self, element, has_labels):
+        if self.num_replicas == 1:
+            out = self._fns[ModeKeys.TRAIN].run(*tf.nest.flatten(element))
+        else:
+            out = self._train_fetches(self._call(element, has_labels, ModeKeys.TRAIN))
+        return out["loss"], out.get("host")
+
+    def _host_call(self, host_tensors):
+        if self.num_replicas > 1:
+            host_tensors = tf.nest.map_structure(
+                lambda t: self._strategy.gather(t, axis=0), host_tensors
+            )
+        call_host_fn("host_call", (self._host_call_fn, host_tensors))
+
+    def train_loop(self, has_labels):
+        """The train program: ``run(iterator, n, infinite) -> (steps_run, mean loss)``."""
+        if ModeKeys.TRAIN not in self._loops:
+            self._loops[ModeKeys.TRAIN] = _loops.make_train_loop(
+                self._strategy, lambda e: self._train_step(e, has_labels), self._host_call
+            )
+        loop = self._loops[ModeKeys.TRAIN]
+
+        def run(iterator, n, infinite):
+            with self._scope():
+                return loop(iterator, n, infinite)
+
+        return run
+
+    @property
+    def train_tracing_count(self):
+        """How many times the train loop was traced (0 before the first loop)."""
+        loop = self._loops.get(ModeKeys.TRAIN)
+        return 0 if loop is None else loop.experimental_get_tracing_count()
+
+    # --- eval ---------------------------------------------------------------------
+
+    def run_eval(self, dataset, steps):
+        """Runs eval to the end of the input (or ``steps`` batches); returns numpy results."""
+        fns = self._fns[ModeKeys.EVAL]
+        if ModeKeys.EVAL not in self._loops:
+            self._loops[ModeKeys.EVAL] = _loops.make_eval_loop(
+                lambda element: fns.body(self._strategy, element)
+            )
+        loop = self._loops[ModeKeys.EVAL]
+        self.store.reset_local_variables()
+        iterator = iter(self.distribute(dataset))
+        done = 0
+        while steps is None or done < steps:
+            n = (
+                self._config.steps_per_loop
+                if steps is None
+                else min(self._config.steps_per_loop, steps - done)
+            )
+            with self._scope():
+                ran = int(loop(iterator, tf.constant(n, tf.int64)))
+            done += ran
+            if ran < n:
+                break
+        if not done:
+            raise ValueError("`input_fn` gave no batches to evaluate.")
+        results = {k: v.numpy() for k, v in fns.values().items()}
+        results["global_step"] = self.store.global_step.numpy()
+        return results
+
+    # --- predict ------------------------------------------------------------------
+
+    def run_predict(self, dataset, predict_keys, single):
+        """Yields predictions batch by batch (padded to the full batch across replicas)."""
+        fn = self._fns[ModeKeys.PREDICT]
+        if ModeKeys.PREDICT not in self._loops:
+            self._loops[ModeKeys.PREDICT] = _loops.make_predict_step(self._strategy, fn.run)
+        step = self._loops[ModeKeys.PREDICT]
+        full = None
+        for element in dataset:
+            rows = int(tf.nest.flatten(element)[0].shape[0])
+            if self.num_replicas > 1:
+                full = full or _round_up(rows, self.num_replicas)
+                element, rows = _data.pad_batch(element, full)
+            with self._scope():
+                out = step(element)
+            yield from _emit(out, rows, predict_keys, single)
+
+
+def _predictions(spec):
+    if spec.predictions is None:
+        raise ValueError("In PREDICT mode the model_fn must return `predictions`.")
+    return spec.predictions
+
+
+def _estimator_loss_scaling(strategy):
+    """v1 optimizers divide a MEAN loss by the replica count only with this on (Estimator did)."""
+    enable = getattr(strategy.extended, "_scale_loss_for_estimator_enabled", None)
+    return enable() if enable is not None else contextlib.nullcontext()
+
+
+def _round_up(n, k):
+    return -(-n // k) * k
+
+
+def _emit(out, rows, predict_keys, single):
+    if isinstance(out, dict):
+        if predict_keys is not None:
+            missing = sorted(set(predict_keys) - set(out))
+            if missing:
+                raise ValueError(
+                    f"`predict_keys` {missing} are not among the predictions {sorted(out)}."
+                )
+            out = {k: out[k] for k in predict_keys}
+        batch = {k: v.numpy()[:rows] for k, v in out.items()}
+        if not single:
+            yield batch
+            return
+        for i in range(rows):
+            yield {k: v[i] for k, v in batch.items()}
+        return
+    values = out.numpy()[:rows]
+    if not single:
+        yield values
+        return
+    yield from values

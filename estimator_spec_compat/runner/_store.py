@@ -1,0 +1,242 @@
+"""The runner's variable store: every variable a model_fn makes, created once, by its TF1 name.
+
+A legacy model_fn creates its variables each time it is called: through
+``tf.compat.v1.get_variable`` (variable scopes, ``tf.compat.v1.layers``, v1
+optimizer slots) or ``tf.compat.v1.Variable`` (v1 optimizers' ``beta1_power``,
+v1 metrics' ``total``/``count``). Under Estimator each call built a fresh graph
+and a Session held the values. Here the store's variable creator (installed
+with ``tf.variable_creator_scope`` around every trace, so traced graphs and the
+``tf.init_scope()`` blocks inside them both see it) intercepts each creation:
+
+* the first time a name is asked for, while the store is *open* (a build trace),
+  the variable is created once, lifted out of the graph with ``tf.init_scope()``
+  and under the strategy's scope, with its TF1 name (``dense/kernel``,
+  ``dense/kernel/Adam``, ``beta1_power``);
+* every later request for that name (another trace, another mode, inside
+  ``strategy.run``) gets the stored variable back, so nothing is created inside
+  a replica context or on a retrace.
+
+The store also installs its ``global_step`` into each trace graph's
+``GLOBAL_STEP`` collection and adds each variable handed out to the trace
+graph's collections (``GLOBAL_VARIABLES``, ``TRAINABLE_VARIABLES``,
+``LOCAL_VARIABLES``...), as variable creation did in a TF1 graph: v1 optimizers
+find their ``var_list`` there.
+"""
+
+import contextlib
+import threading
+import weakref
+
+from estimator_spec_compat._compat import SHARED_GRAPH_COLLECTIONS, tf
+
+_GRAPH_KEYS = tf.compat.v1.GraphKeys
+_V1_KWARGS = (
+    "initial_value",
+    "trainable",
+    "validate_shape",
+    "caching_device",
+    "dtype",
+    "constraint",
+    "synchronization",
+    "aggregation",
+    "shape",
+)
+_LOCAL_COLLECTIONS = frozenset({_GRAPH_KEYS.LOCAL_VARIABLES, _GRAPH_KEYS.METRIC_VARIABLES})
+
+
+class _Entry:
+    """One stored variable and what is known about how it was made."""
+
+    __slots__ = ("variable", "collections", "initial_value")
+
+    def __init__(self, variable, collections, initial_value):
+        self.variable = variable
+        self.collections = tuple(collections)
+        self.initial_value = initial_value
+
+    @property
+    def is_local(self):
+        return bool(_LOCAL_COLLECTIONS.intersection(self.collections))
+
+
+class VariableStore:
+    """Name -> variable, filled by build traces, read by every later trace.
+
+    Args:
+      strategy: the ``tf.distribute.Strategy`` whose scope new variables are made in.
+    """
+
+    def __init__(self, strategy):
+        self._strategy = strategy
+        self._entries = {}
+        self._open = False
+        self._creating = False
+        self._bases = set()  # name scopes model_fn was called in (while/, replica_1/ ...)
+        self._record = None
+        self._seen = weakref.WeakKeyDictionary()  # graph -> {name: count}, for name_1 ...
+        with strategy.scope():
+            self.global_step = tf.Variable(
+                tf.constant(0, tf.int64),
+                name="global_step",
+                trainable=False,
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
+        self._entries["global_step"] = _Entry(
+            self.global_step, [_GRAPH_KEYS.GLOBAL_VARIABLES, _GRAPH_KEYS.GLOBAL_STEP], None
+        )
+
+    @contextlib.contextmanager
+    def scope(self, *, allow_creation=False, record=None):
+        """Serves every variable creation from the store while active.
+
+        Args:
+          allow_creation: whether names not yet stored may be created (build traces only).
+          record: a set that collects every name served, or None.
+
+        Yields:
+          Nothing.
+        """
+        previous = self._open, self._record
+        self._open, self._record = allow_creation, record
+        self._bases = set()
+        try:
+            with tf.variable_creator_scope(self._creator):
+                yield
+        finally:
+            self._open, self._record = previous
+
+    def creator_scope(self):
+        """Only the store's creator, innermost (inside a graph built within a trace)."""
+        return tf.variable_creator_scope(self._creator)
+
+    def install(self):
+        """Gives the current graph (where model_fn is called) a fresh TF1 state.
+
+        A tf.function graph shares the variable lists and the v1 variable (scope)
+        store with its outer graph; they are cleared here so each model_fn call
+        starts as in a new Estimator graph. Then the global step goes into
+        GLOBAL_STEP, where ``get_global_step()`` looks.
+        """
+        self.add_base_scope()
+        graph = tf.compat.v1.get_default_graph()
+        for key in SHARED_GRAPH_COLLECTIONS:
+            graph.clear_collection(key)
+        graph.clear_collection(_GRAPH_KEYS.GLOBAL_STEP)
+        graph.add_to_collection(_GRAPH_KEYS.GLOBAL_STEP, self.global_step)
+        graph.add_to_collection(_GRAPH_KEYS.GLOBAL_VARIABLES, self.global_step)
+
+    def add_base_scope(self):
+        """Names made under the current name scope are taken relative to it (the runner's
+        own ``while/``, ``cond/``, ``replica_1/`` scopes are not part of TF1 names)."""
+        self._bases.add(tf.get_current_name_scope())
+
+    @property
+    def variables(self):
+        """A dict of every stored variable by TF1 name (without ``:0``)."""
+        return {name: entry.variable for name, entry in self._entries.items()}
+
+    @property
+    def global_variables(self):
+        """Name -> variable for what Estimator's Saver would save (no local/metric variables)."""
+        return {n: e.variable for n, e in self._entries.items() if not e.is_local}
+
+    def reset_local_variables(self):
+        """Gives every local (metric) variable its initial value back, as a new Session would."""
+        for entry in self._entries.values():
+            if entry.is_local:
+                entry.variable.assign(entry.initial_value)
+
+    def _creator(self, next_creator, **kwargs):
+        if self._creating:  # our own creation below, passing through to the strategy
+            return next_creator(**kwargs)
+        graph = tf.compat.v1.get_default_graph()
+        name = self._name_for(kwargs, graph)
+        entry = self._entries.get(name)
+        if entry is None:
+            if not self._open:
+                raise ValueError(
+                    f"The model_fn created a new variable `{name}` in a trace where the runner "
+                    "expects only variables it has already built. A model_fn must create the "
+                    "same variables, with the same names, every time it is called in a mode; "
+                    "create variables unconditionally (not behind Python conditions that "
+                    "change between calls)."
+                )
+            entry = self._create(name, kwargs)
+        if self._record is not None:
+            self._record.add(name)
+        if not tf.executing_eagerly():
+            for key in entry.collections:
+                if not any(v is entry.variable for v in graph.get_collection(key)):
+                    graph.add_to_collection(key, entry.variable)
+        return entry.variable
+
+    def _name_for(self, kwargs, graph):
+        base = (kwargs.get("name") or "Variable").split(":")[0]
+        if base.endswith("/"):  # TF1: a name ending in "/" is absolute (v1 slot variables)
+            name = base.rstrip("/")
+        else:
+            scope = _strip_base(tf.get_current_name_scope(), self._bases)
+            name = f"{scope}/{base}" if scope else base
+        seen = self._seen.setdefault(graph, {}).setdefault(threading.get_ident(), {})
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        # TF1 graphs uniquify a repeated Variable name as name_1, name_2 ...
+        return name if count == 0 else f"{name}_{count}"
+
+    def _create(self, name, kwargs):
+        collections = kwargs.get("collections")
+        trainable = kwargs.get("trainable")
+        sync = kwargs.get("synchronization")
+        if trainable is None:
+            trainable = sync != tf.VariableSynchronization.ON_READ
+        if collections is None:
+            collections = [_GRAPH_KEYS.GLOBAL_VARIABLES]
+        collections = list(collections)
+        if trainable and _GRAPH_KEYS.TRAINABLE_VARIABLES not in collections:
+            collections.append(_GRAPH_KEYS.TRAINABLE_VARIABLES)
+        args = {k: kwargs[k] for k in _V1_KWARGS if kwargs.get(k) is not None}
+        args["trainable"] = trainable
+        with tf.init_scope():
+            initial = _eager_initial_value(name, args.pop("initial_value"), args.get("dtype"))
+            self._creating = True
+            try:
+                # Local (metric) variables stay plain: updated from every replica, read once.
+                local = _LOCAL_COLLECTIONS.intersection(collections)
+                strategy_scope = contextlib.nullcontext() if local else self._strategy.scope()
+                with strategy_scope, _root_name_scope():
+                    variable = tf.Variable(initial, name=name, **args)
+            finally:
+                self._creating = False
+        entry = _Entry(variable, collections, initial)
+        self._entries[name] = entry
+        return entry
+
+
+def _strip_base(scope, bases):
+    """``scope`` relative to the longest base it lies in: the runner's loops add none."""
+    for base in sorted(bases, key=len, reverse=True):
+        if base and (scope == base or scope.startswith(base + "/")):
+            return scope[len(base) + 1 :]
+    return scope
+
+
+@contextlib.contextmanager
+def _root_name_scope():
+    with tf.compat.v1.name_scope(None):
+        yield
+
+
+def _eager_initial_value(name, initial_value, dtype):
+    if callable(initial_value):
+        initial_value = initial_value()
+    if isinstance(initial_value, tf.Tensor) and not hasattr(initial_value, "numpy"):
+        static = tf.get_static_value(initial_value)
+        if static is None:
+            raise ValueError(
+                f"The initial value of variable `{name}` is computed in the model_fn's graph "
+                f"({initial_value.name}); the runner creates variables outside that graph. "
+                "Give the variable an initializer (e.g. `tf.compat.v1.get_variable(..., "
+                "initializer=tf.compat.v1.zeros_initializer())`) or a constant initial value."
+            )
+        initial_value = static
+    return tf.convert_to_tensor(initial_value, dtype=dtype)

@@ -1,0 +1,57 @@
+"""`RunnerConfig`: the runner's options, named as RunConfig / TPUConfig named them."""
+
+import dataclasses
+
+_POSITIVE = (
+    "steps_per_loop",
+    "keep_checkpoint_max",
+    "log_step_count_steps",
+    "save_summary_steps",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunnerConfig:
+    """How the runner trains: loop size, seeds, checkpoints, logs.
+
+    Example:
+      >>> config = RunnerConfig(steps_per_loop=100, save_checkpoints_steps=1000)
+
+    Attributes:
+      steps_per_loop: training steps run inside one ``tf.function`` call, in a TF
+        while loop (TPUConfig's ``iterations_per_loop``). Checkpoints, logs and
+        summaries happen between loops, so their step counts are rounded up to it.
+      tf_random_seed: the TF global seed set before the model_fn is traced
+        (RunConfig's ``tf_random_seed``); None leaves it alone.
+      save_checkpoints_steps: save a checkpoint every so many steps; None saves
+        only at the end of each ``train`` call (which always saves).
+      keep_checkpoint_max: how many recent checkpoints to keep.
+      log_step_count_steps: log loss and steps/sec every so many steps.
+      save_summary_steps: write ``loss`` and ``global_step/sec`` summaries to
+        ``model_dir`` every so many steps; None writes none.
+    """
+
+    steps_per_loop: int = 100
+    tf_random_seed: int | None = None
+    save_checkpoints_steps: int | None = None
+    keep_checkpoint_max: int = 5
+    log_step_count_steps: int = 100
+    save_summary_steps: int | None = 100
+
+    def __post_init__(self):
+        problems = []
+        for name in (*_POSITIVE, "save_checkpoints_steps"):
+            value = getattr(self, name)
+            if value is None and name in ("save_checkpoints_steps", "save_summary_steps"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                problems.append(f"`{name}` ({value!r}) must be a positive integer.")
+        seed = self.tf_random_seed
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            problems.append(f"`tf_random_seed` ({seed!r}) must be an integer or None.")
+        if problems:
+            wrong_type = any(
+                not isinstance(getattr(self, n), int | type(None)) for n in (*_POSITIVE,)
+            )
+            error = TypeError if wrong_type else ValueError
+            raise error("Invalid RunnerConfig: " + " ".join(problems))

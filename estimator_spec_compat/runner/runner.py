@@ -1,0 +1,313 @@
+"""`Runner`: an unchanged legacy Estimator model_fn, trained and evaluated under TF2.
+
+Design (measured on TF 2.15.1 and 2.21.0; why not ``make_template``: v1
+optimizers fail creating their slots inside a template, and under
+MirroredStrategy variables cannot be created inside ``strategy.run``):
+
+1. **One variable store** (`_store.VariableStore`), not ``make_template``. A
+   ``tf.variable_creator_scope`` intercepts every variable creation; names are
+   the TF1 names (``dense/kernel``, ``dense/kernel/Adam``, ``beta1_power``,
+   ``global_step``), so Estimator checkpoints map onto them one to one.
+2. **A build trace per mode**, never executed: ``tf.function(step)
+   .get_concrete_function(...)`` with the store open. It runs the model_fn once
+   outside any replica context, which creates every variable (weights, v1
+   optimizer slots and non-slot variables, metric variables) lifted out of the
+   graph with ``tf.init_scope()``, under ``strategy.scope()``. Every later
+   trace, also inside ``strategy.run``, only gets stored variables back, so
+   nothing is ever created in a replica context or on a retrace.
+3. **TF1 graph state per trace**: the store puts the global step in each trace
+   graph's GLOBAL_STEP collection (``get_global_step()`` finds it) and each
+   variable in the collections TF1 would (v1 optimizers find ``var_list``
+   there); UPDATE_OPS / REGULARIZATION_LOSSES are the trace graph's own, as in
+   an Estimator graph; the model_fn uses them as it did.
+4. **The model_fn's own train_op**: v1 optimizers run as written. In a replica
+   context they all-reduce gradients themselves (``merge_call``); the runner
+   turns on the strategy's Estimator loss scaling, so ``_scale_loss`` divides a
+   mean loss by the replica count, exactly as Estimator did.
+5. **Many steps per call**: ``steps_per_loop`` steps in one ``tf.function`` with a
+   ``tf.while_loop`` (the step count is a tensor: no retrace for a short last
+   loop). Checkpoints, logs and summaries happen between loops.
+6. **Evaluation** runs the v1 metric ops as returned (``tf.compat.v1.metrics``
+   variables live in the store, reset per ``evaluate``); each step returns the
+   values read after the updates, so the last step's values are the result.
+   TPUEstimatorSpec ``eval_metrics`` get TPU semantics: the tensors are gathered
+   across replicas, then ``metric_fn`` runs once in cross-replica context.
+
+Differences from Estimator: ``tf.function`` runs every stateful op the model_fn
+creates, where a Session ran only what ``train_op`` depended on; SessionRunHooks
+are not run (there is no Session); graph-level ``tf_random_seed`` becomes TF's
+global seed.
+"""
+
+import logging
+import tempfile
+import time
+
+from estimator_spec_compat._compat import ModeKeys, tf
+from estimator_spec_compat._errors import short_repr
+from estimator_spec_compat.runner import _checkpoint, _data
+from estimator_spec_compat.runner._calls import check_model_fn
+from estimator_spec_compat.runner._programs import Programs
+from estimator_spec_compat.runner.config import RunnerConfig
+from estimator_spec_compat.runner.strategy import resolve_strategy
+
+_LOG = logging.getLogger(__name__)
+
+
+def _resolve_strategy(strategy):
+    if isinstance(strategy, (str, tf.distribute.Strategy)):
+        return resolve_strategy(strategy)[0]
+    raise TypeError(
+        f'`strategy` ({short_repr(strategy)}) must be "auto", a strategy name or a '
+        "tf.distribute.Strategy."
+    )
+
+
+def _check_batch_size(name, value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"`{name}` ({value!r}) must be a positive integer or None.")
+
+
+def _check_steps(name, value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"`{name}` ({value!r}) must be a positive integer or None.")
+
+
+class Runner:
+    """Runs a legacy Estimator ``model_fn`` under TF2: train, evaluate, predict.
+
+    The one-line change from Estimator / TPUEstimator::
+
+        est = tf.estimator.Estimator(model_fn, model_dir, params=params)   # before
+        est = Runner(model_fn=model_fn, model_dir=model_dir, params=params) # after
+        est.train(train_input_fn, max_steps=1000)
+        metrics = est.evaluate(eval_input_fn)
+
+    Batch sizes follow TPUEstimator: with ``train_batch_size`` (etc.) given,
+    ``input_fn`` gets ``params['batch_size']`` = the GLOBAL batch size (one
+    input pipeline feeds all replicas; the runner splits each batch among
+    them) and ``model_fn`` gets the PER-REPLICA batch size (global / replicas),
+    as a TPU core did. With one replica both are the global batch size, as in
+    ``TPUEstimator(use_tpu=False)``. ``params['use_tpu']`` is set to False.
+
+    Args:
+      model_fn: ``model_fn(features, labels, mode, params, config)`` (any subset
+        but ``features``) returning an EstimatorSpec or TPUEstimatorSpec (this
+        package's or upstream's).
+      model_dir: where checkpoints go; a new temporary folder if None.
+      params: a dict passed to model_fn and input_fn.
+      config: a `RunnerConfig` (defaults if None); model_fn's ``config`` is it.
+      strategy: ``"auto"`` or a ``tf.distribute.Strategy``.
+      train_batch_size, eval_batch_size, predict_batch_size: global batch sizes.
+
+    Raises:
+      TypeError: for arguments of the wrong type.
+      ValueError: for wrong values (``params`` with ``batch_size`` while batch
+        sizes are given, a model_fn without ``features``).
+    """
+
+    def __init__(
+        self,
+        *,
+        model_fn,
+        model_dir=None,
+        params=None,
+        config=None,
+        strategy="auto",
+        train_batch_size=None,
+        eval_batch_size=None,
+        predict_batch_size=None,
+    ):
+        check_model_fn(model_fn)
+        config = RunnerConfig() if config is None else config
+        if not isinstance(config, RunnerConfig):
+            raise TypeError(f"`config` ({short_repr(config)}) must be a RunnerConfig or None.")
+        if params is not None and not isinstance(params, dict):
+            raise TypeError(f"`params` ({short_repr(params)}) must be a dict or None.")
+        sizes = {
+            ModeKeys.TRAIN: train_batch_size,
+            ModeKeys.EVAL: eval_batch_size,
+            ModeKeys.PREDICT: predict_batch_size,
+        }
+        for name, value in zip(("train", "eval", "predict"), sizes.values()):
+            _check_batch_size(f"{name}_batch_size", value)
+        params = dict(params or {})
+        if any(sizes.values()) and "batch_size" in params:
+            raise ValueError(
+                "`params` must not contain 'batch_size' when batch sizes are given: the "
+                "runner sets params['batch_size'] per mode, as TPUEstimator did."
+            )
+        self.model_dir = model_dir or tempfile.mkdtemp(prefix="runner_")
+        self.params = params
+        self.config = config
+        self.strategy = _resolve_strategy(strategy)
+        self._batch_sizes = sizes
+        self._programs = Programs(
+            model_fn=model_fn, strategy=self.strategy, config=config, params_for=self._params
+        )
+
+    @property
+    def num_replicas(self):
+        """Replicas the strategy runs each step on."""
+        return self.strategy.num_replicas_in_sync
+
+    def _params(self, mode, *, for_model_fn):
+        params = dict(self.params)
+        size = self._batch_sizes[mode]
+        if size is not None:
+            replicas = self.num_replicas if for_model_fn else 1
+            if size % self.num_replicas:
+                raise ValueError(
+                    f"The {mode} batch size ({size}) must be divisible by the number of "
+                    f"replicas ({self.num_replicas})."
+                )
+            params["batch_size"] = size // replicas
+            params["use_tpu"] = False
+        return params
+
+    def get_variable_value(self, name):
+        """The value of variable ``name`` (TF1 name, e.g. ``dense/kernel``) as numpy."""
+        return self._programs.store.variables[name].numpy()
+
+    def get_variable_names(self):
+        """The TF1 names of every variable made so far (as ``Estimator.get_variable_names``)."""
+        return sorted(self._programs.store.global_variables)
+
+    def latest_checkpoint(self):
+        """The newest checkpoint prefix in ``model_dir``, or None."""
+        return _checkpoint.latest(self.model_dir)
+
+    def _dataset(self, input_fn, mode):
+        dataset, has_labels = _data.make_dataset(
+            input_fn,
+            mode=mode,
+            params=self._params(mode, for_model_fn=False),
+            config=self.config,
+            num_replicas=self.num_replicas,
+        )
+        return dataset, has_labels
+
+    def _restore(self, mode):
+        prefix = self.latest_checkpoint()
+        if prefix is not None:
+            _checkpoint.restore(prefix, self._programs.variables_for(mode))
+        return prefix
+
+    def _save(self):
+        step = int(self._programs.store.global_step.numpy())
+        return _checkpoint.save(
+            self.model_dir,
+            step,
+            self._programs.store.global_variables,
+            keep_max=self.config.keep_checkpoint_max,
+        )
+
+    def train(self, input_fn, steps=None, max_steps=None, hooks=None):
+        """Trains until ``steps`` more steps, ``max_steps`` in all, or the input ends.
+
+        Args:
+          input_fn: returns a Dataset of (features, labels) or features.
+          steps: how many more steps to run (None: no limit).
+          max_steps: the global step to stop at (None: no limit).
+          hooks: must be None or empty: SessionRunHooks need a Session.
+
+        Returns:
+          self, as Estimator.train did.
+
+        Raises:
+          ValueError: for both ``steps`` and ``max_steps``, non-positive counts, or hooks.
+        """
+        _check_steps("steps", steps)
+        _check_steps("max_steps", max_steps)
+        if steps is not None and max_steps is not None:
+            raise ValueError("Give `steps` or `max_steps`, not both (as Estimator.train).")
+        if hooks:
+            raise ValueError(
+                f"`hooks` ({short_repr(hooks)}): SessionRunHooks need a tf.compat.v1.Session, "
+                "which the runner does not use. Use `steps`/`max_steps` for stopping and "
+                "RunnerConfig for logging, checkpoints and summaries."
+            )
+        dataset, has_labels = self._dataset(input_fn, ModeKeys.TRAIN)
+        self._programs.build(ModeKeys.TRAIN, dataset, has_labels)
+        self._restore(ModeKeys.TRAIN)
+        start = int(self._programs.store.global_step.numpy())
+        target = max_steps if max_steps is not None else (start + steps if steps else None)
+        if target is not None and start >= target:
+            _LOG.info("Skipping training: global step %d reached max_steps %d.", start, target)
+            return self
+        self._train_loops(dataset, has_labels, start, target)
+        self._save()
+        return self
+
+    def _train_loops(self, dataset, has_labels, start, target):
+        config = self.config
+        iterator = iter(self._programs.distribute(dataset))
+        infinite = bool(dataset.cardinality().numpy() == tf.data.INFINITE_CARDINALITY)
+        loop = self._programs.train_loop(has_labels)
+        step, last_saved, last_log, clock = start, start, start, time.perf_counter()
+        while target is None or step < target:
+            n = (
+                config.steps_per_loop
+                if target is None
+                else min(config.steps_per_loop, target - step)
+            )
+            ran, loss = loop(iterator, tf.constant(n, tf.int64), infinite)
+            step = int(self._programs.store.global_step.numpy())
+            if int(ran) and step - last_log >= config.log_step_count_steps:
+                rate = (step - last_log) / max(time.perf_counter() - clock, 1e-9)
+                _LOG.info("loss = %g, step = %d (%.1f steps/sec)", float(loss), step, rate)
+                last_log, clock = step, time.perf_counter()
+            every = config.save_checkpoints_steps
+            if every and step - last_saved >= every:
+                self._save()
+                last_saved = step
+            if int(ran) < n:
+                break
+        self.last_train_loss = float(loss)
+
+    def evaluate(self, input_fn, steps=None, name=None):
+        """Evaluates the latest checkpoint: ``{'loss', 'global_step', every metric}``.
+
+        Args:
+          input_fn: returns a Dataset of (features, labels) or features.
+          steps: how many batches (None: until the input ends).
+          name: a name for this evaluation (kept for API parity; results are not
+            written to ``model_dir/eval_<name>``).
+
+        Returns:
+          A dict of numpy values, as Estimator.evaluate returned.
+
+        Raises:
+          ValueError: if ``model_dir`` has no checkpoint (as Estimator) or the
+            input gives no batches.
+        """
+        del name
+        _check_steps("steps", steps)
+        dataset, has_labels = self._dataset(input_fn, ModeKeys.EVAL)
+        self._programs.build(ModeKeys.EVAL, dataset, has_labels)
+        if self._restore(ModeKeys.EVAL) is None:
+            raise ValueError(
+                f"Could not find trained model in model_dir: {self.model_dir}. Train first "
+                "(evaluate reads the latest checkpoint, as Estimator.evaluate)."
+            )
+        return self._programs.run_eval(dataset, steps)
+
+    def predict(self, input_fn, predict_keys=None, yield_single_examples=True):
+        """Yields predictions of the latest checkpoint, like Estimator.predict.
+
+        Args:
+          input_fn: returns a Dataset of features (labels, if any, are ignored).
+          predict_keys: names of the predictions to keep (None: all).
+          yield_single_examples: one dict per example (True) or per batch (False).
+
+        Yields:
+          Dicts of numpy values (or arrays, where predictions is a single Tensor).
+        """
+        dataset, has_labels = self._dataset(input_fn, ModeKeys.PREDICT)
+        self._programs.build(ModeKeys.PREDICT, dataset, has_labels)
+        if self._restore(ModeKeys.PREDICT) is None:
+            _LOG.warning(
+                "Could not find trained model in model_dir: %s, predicting with initial values.",
+                self.model_dir,
+            )
+        yield from self._programs.run_predict(dataset, predict_keys, yield_single_examples)

@@ -1,0 +1,243 @@
+"""The runner on its own, in both worlds: train, evaluate, predict, checkpoints, errors.
+
+Expectations come from the data and TF1 semantics (global step counts, what a
+Session would not have run), never from the runner's own output.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from estimator_spec_compat._compat import ModeKeys, tf
+from estimator_spec_compat.runner import Runner, RunnerConfig
+
+
+def _runner(models, tmp_path, model_fn=None, **kwargs):
+    kwargs.setdefault("config", RunnerConfig(steps_per_loop=4, tf_random_seed=3))
+    return Runner(model_fn=model_fn or models.mlp_model_fn, model_dir=str(tmp_path), **kwargs)
+
+
+def test_trains_loss_falls_and_metrics_are_sensible(models, tmp_path):
+    runner = _runner(models, tmp_path)
+    runner.train(models.input_fn(repeat=True), steps=4)
+    before = runner.evaluate(models.input_fn())
+    runner.train(models.input_fn(repeat=True), steps=36)
+    after = runner.evaluate(models.input_fn())
+    assert after["loss"] < 0.8 * before["loss"]
+    assert after["accuracy"] > 0.75
+    assert after["global_step"] == 40
+    assert 0.0 < after["mean_p0"] < 1.0
+    assert set(after) == {"loss", "accuracy", "mean_p0", "global_step"}
+
+
+def test_evaluate_runs_only_what_a_session_would_fetch(models, tmp_path):
+    # mlp_model_fn builds its train_op in EVAL too; Estimator never ran it there.
+    runner = _runner(models, tmp_path)
+    runner.train(models.input_fn(repeat=True), steps=8)
+    weights = runner.get_variable_value("mlp/w0")
+    first = runner.evaluate(models.input_fn())
+    second = runner.evaluate(models.input_fn())
+    assert first["global_step"] == second["global_step"] == 8
+    np.testing.assert_array_equal(runner.get_variable_value("mlp/w0"), weights)
+    assert first == pytest.approx(second)  # metric variables reset per evaluate
+
+
+def test_accuracy_equals_the_one_computed_by_hand(models, tmp_path):
+    runner = _runner(models, tmp_path)
+    runner.train(models.input_fn(repeat=True), steps=12)
+    x, y = models.data()
+    classes = np.array([p["class"] for p in runner.predict(models.input_fn(labels=False))])
+    metrics = runner.evaluate(models.input_fn(batch_size=24))  # 24, 24, 16: partial last batch
+    assert metrics["accuracy"] == pytest.approx(np.mean(classes == y), abs=1e-6)
+    assert len(classes) == len(x)
+
+
+def test_variables_keep_their_tf1_names(models, tmp_path):
+    runner = _runner(models, tmp_path)
+    runner.train(models.input_fn(repeat=True), steps=2)
+    assert runner.get_variable_names() == sorted(
+        ["global_step", "beta1_power", "beta2_power"]
+        + [f"mlp/{v}{s}" for v in ("w0", "b0", "w1") for s in ("", "/Adam", "/Adam_1")]
+    )
+
+
+def test_steps_per_loop_never_retraces(models, tmp_path):
+    runner = _runner(models, tmp_path, config=RunnerConfig(steps_per_loop=3))
+    runner.train(models.input_fn(repeat=True), steps=10)  # loops of 3, 3, 3, 1
+    runner.train(models.input_fn(repeat=True), steps=5)
+    assert runner._programs.train_tracing_count == 1
+    assert runner.evaluate(models.input_fn())["global_step"] == 15
+
+
+def test_finite_input_stops_training_at_its_end(models, tmp_path):
+    runner = _runner(models, tmp_path)
+    runner.train(models.input_fn(batch_size=16), steps=100)  # 64 examples: 4 batches
+    assert runner.evaluate(models.input_fn())["global_step"] == 4
+
+
+def test_max_steps_and_resume_from_model_dir(models, tmp_path):
+    _runner(models, tmp_path).train(models.input_fn(repeat=True), max_steps=6)
+    again = _runner(models, tmp_path)
+    again.train(models.input_fn(repeat=True), max_steps=6)  # already there: nothing runs
+    assert again.evaluate(models.input_fn())["global_step"] == 6
+    again.train(models.input_fn(repeat=True), max_steps=9)
+    assert tf.train.load_checkpoint(str(tmp_path)).get_tensor("global_step") == 9
+
+
+def test_checkpoints_every_n_steps_keep_max(models, tmp_path):
+    config = RunnerConfig(steps_per_loop=2, save_checkpoints_steps=2, keep_checkpoint_max=2)
+    _runner(models, tmp_path, config=config).train(models.input_fn(repeat=True), steps=8)
+    state = tf.train.get_checkpoint_state(str(tmp_path))
+    kept = [os.path.basename(p) for p in state.all_model_checkpoint_paths]
+    assert kept == ["model.ckpt-6", "model.ckpt-8"]
+    assert not any(name.startswith(".tmp-ckpt") for name in os.listdir(tmp_path))
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint_latest(models, tmp_path, monkeypatch):
+    runner = _runner(models, tmp_path)
+    runner.train(models.input_fn(repeat=True), steps=4)
+    real_replace = os.replace
+
+    def fail_on_index(src, dst):
+        if dst.endswith(".index"):
+            raise OSError("disk full")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", fail_on_index)
+    with pytest.raises(OSError, match="disk full"):
+        runner.train(models.input_fn(repeat=True), steps=4)
+    monkeypatch.undo()
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-4")
+    fresh = _runner(models, tmp_path)
+    assert fresh.evaluate(models.input_fn())["global_step"] == 4
+
+
+@pytest.mark.parametrize(
+    "single, keys",
+    [
+        pytest.param(True, None, id="per-example-all-keys"),
+        pytest.param(False, ["class"], id="per-batch-one-key"),
+    ],
+)
+def test_predict_shapes_and_keys(models, tmp_path, single, keys):
+    runner = _runner(models, tmp_path)
+    runner.train(models.input_fn(repeat=True), steps=2)
+    out = list(runner.predict(models.input_fn(batch_size=24), keys, yield_single_examples=single))
+    if single:
+        assert len(out) == 64 and set(out[0]) == {"class", "probs"}
+        assert out[0]["probs"].shape == (models.N_CLASSES,)
+    else:
+        assert [len(b["class"]) for b in out] == [24, 24, 16] and set(out[0]) == {"class"}
+
+
+def test_batch_sizes_reach_input_fn_and_model_fn_as_params(models, tmp_path):
+    seen = []
+
+    def model_fn(features, labels, mode, params):
+        seen.append(("model_fn", mode, params["batch_size"], params["use_tpu"]))
+        return models.mlp_model_fn(features, labels, mode, params)
+
+    def input_fn(params, input_context, mode, config):
+        seen.append(("input_fn", mode, params["batch_size"], input_context.num_replicas_in_sync))
+        assert isinstance(config, RunnerConfig)
+        return models.input_fn()(params)
+
+    runner = _runner(models, tmp_path, model_fn, train_batch_size=8, eval_batch_size=32)
+    runner.train(input_fn, steps=1)
+    runner.evaluate(input_fn)
+    assert ("input_fn", ModeKeys.TRAIN, 8, 1) in seen and (
+        "model_fn",
+        ModeKeys.TRAIN,
+        8,
+        False,
+    ) in seen
+    assert ("input_fn", ModeKeys.EVAL, 32, 1) in seen and (
+        "model_fn",
+        ModeKeys.EVAL,
+        32,
+        False,
+    ) in seen
+
+
+def test_tensor_features_and_features_only_input(models, tmp_path):
+    runner = _runner(models, tmp_path)
+    runner.train(models.input_fn(repeat=True, dict_features=False), steps=2)
+    preds = list(runner.predict(models.input_fn(dict_features=False, labels=False)))
+    assert len(preds) == 64
+
+
+def test_tpu_spec_eval_metrics_single_replica(models, tmp_path):
+    runner = _runner(
+        models,
+        tmp_path,
+        models.tpu_model_fn,
+        train_batch_size=16,
+        eval_batch_size=16,
+        predict_batch_size=16,
+    )
+    runner.train(models.input_fn(repeat=True, drop_remainder=True), steps=20)
+    metrics = runner.evaluate(models.input_fn(drop_remainder=True))
+    assert set(metrics) == {"accuracy", "recall_0", "loss", "global_step"}
+    _, y = models.data()
+    logits = np.stack([p["logits"] for p in runner.predict(models.input_fn(drop_remainder=True))])
+    classes = logits.argmax(1)
+    assert metrics["accuracy"] == pytest.approx(np.mean(classes == y), abs=1e-6)
+    assert metrics["recall_0"] == pytest.approx(np.mean(classes[y == 0] == 0), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        pytest.param({"steps": 0}, ValueError, r"`steps` \(0\) must be a positive", id="steps-0"),
+        pytest.param({"steps": 1, "max_steps": 2}, ValueError, "not both", id="both"),
+        pytest.param({"steps": 1, "hooks": [object()]}, ValueError, "SessionRunHooks", id="hooks"),
+    ],
+)
+def test_train_argument_errors(models, tmp_path, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        _runner(models, tmp_path).train(models.input_fn(repeat=True), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "build, error, match",
+    [
+        pytest.param(
+            lambda m: RunnerConfig(steps_per_loop=0),
+            ValueError,
+            r"`steps_per_loop` \(0\) must be a positive integer",
+            id="config",
+        ),
+        pytest.param(
+            lambda m: Runner(model_fn=lambda x: x),
+            ValueError,
+            "must take an argument named `features`",
+            id="model_fn-args",
+        ),
+        pytest.param(
+            lambda m: Runner(model_fn=m.mlp_model_fn, params={"batch_size": 2}, train_batch_size=4),
+            ValueError,
+            "batch_size",
+            id="params",
+        ),
+        pytest.param(
+            lambda m: Runner(model_fn=m.mlp_model_fn, config={}),
+            TypeError,
+            "RunnerConfig",
+            id="config-type",
+        ),
+    ],
+)
+def test_constructor_errors(models, build, error, match):
+    with pytest.raises(error, match=match):
+        build(models)
+
+
+def test_evaluate_without_checkpoint_fails_like_estimator(models, tmp_path):
+    with pytest.raises(ValueError, match="Could not find trained model"):
+        _runner(models, tmp_path).evaluate(models.input_fn())
+
+
+def test_input_fn_must_return_a_dataset(models, tmp_path):
+    with pytest.raises(TypeError, match="must return a tf.data.Dataset"):
+        _runner(models, tmp_path).train(lambda: ({"x": 1.0}, 2), steps=1)
