@@ -138,6 +138,11 @@ def check_receiver(receiver, where="serving_input_receiver_fn()"):
         ``tf.estimator.export.ServingInputReceiver``.
       where: how to name the value in error messages.
 
+    Example:
+        >>> receiver = check_receiver(tf.estimator.export.ServingInputReceiver(x, x))
+        >>> receiver.features
+        {'feature': <tf.Tensor 'x:0' ...>}
+
     Returns:
       A :class:`TensorServingInputReceiver` if ``features`` is a single tensor,
       else a :class:`ServingInputReceiver`.

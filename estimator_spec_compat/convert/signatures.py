@@ -64,6 +64,11 @@ def export_outputs_of(spec_or_outputs):
     under another key is also served as ``serving_default``; several entries
     need one under ``serving_default``. The input is not modified.
 
+    Example:
+        >>> outputs = export_outputs_of({"classify": ClassificationOutput(scores=probs)})
+        >>> sorted(outputs)
+        ['classify', 'serving_default']
+
     Args:
       spec_or_outputs: an object with ``export_outputs`` and ``predictions``
         (EstimatorSpec, TPUEstimatorSpec, ours or upstream's), or a dict of
@@ -260,6 +265,12 @@ def fix_method_names(export_dir, method_names):
     ``tf.saved_model.save`` writes every signature as a predict signature;
     TF Serving's Classify and Regress APIs need the method names Estimator
     wrote. Uses ``tf.compat.v1.saved_model.signature_def_utils.MethodNameUpdater``.
+    :func:`save_serving_model` calls it; call it yourself only after your own
+    ``tf.saved_model.save``.
+
+    Example:
+        >>> tf.saved_model.save(module, path, signatures=dict(sigs.functions))
+        >>> fix_method_names(path, sigs.method_names)
 
     Args:
       export_dir: a SavedModel directory written with tag ``serve``.

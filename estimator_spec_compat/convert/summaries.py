@@ -10,8 +10,10 @@ inside a ``tf.function``, for one device or a ``tf.distribute`` strategy.
 What works inside ``fn``:
 
 * ``tf.summary.*`` / ``tf.compat.v2.summary.*`` (the TF2 API), with the step
-  given here or an explicit ``step=`` argument, and bodies that open their
-  own writer with ``create_file_writer(...).as_default()``;
+  given here or an explicit ``step=`` argument. Bodies that open their own
+  writer with ``create_file_writer(...).as_default()`` work eagerly; inside a
+  ``tf.function`` TF2 destroys such a writer when the trace ends, so there
+  drop that line and pass ``writer=`` instead;
 * ``tf.compat.v1.summary.scalar/histogram/image/audio/text``: TF itself writes
   them through the default writer when one is set with a step, which this
   function does;
@@ -20,7 +22,10 @@ What works inside ``fn``:
   this function writes them with ``tf.summary.experimental.write_raw_pb``.
 
 ``tf.compat.v1.summary.merge_all()`` raises eagerly (TF's RuntimeError); it
-is not needed here, since every summary is written when it is made.
+is not needed here, since every summary is written when it is made.  In TF >=
+2.16, ``tf.summary.scalar`` and the other plugin summaries (and TF's v1 bridge)
+need the ``tensorboard`` package; ``tf.summary.write`` and v1 ``tensor_summary``
+do not.
 """
 
 import collections
