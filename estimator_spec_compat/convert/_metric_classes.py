@@ -230,6 +230,68 @@ class _V1AUC(_V1State):
         )
 
 
+class _V1RateAtRate(_V1State):
+    """v1 ``sensitivity_at_specificity`` / ``specificity_at_sensitivity``.
+
+    ``kind`` names the v1 function; ``target`` is its ``specificity`` /
+    ``sensitivity`` argument. Same thresholds and tie-breaking as v1 (which differ
+    from ``tf.keras.metrics.SensitivityAtSpecificity``'s).
+    """
+
+    def __init__(self, kind, target, num_thresholds=200, *, name=None, dtype=None):
+        if kind not in ("sensitivity_at_specificity", "specificity_at_sensitivity"):
+            raise ValueError(
+                f"`kind` ({kind!r}) must be 'sensitivity_at_specificity' or "
+                "'specificity_at_sensitivity'."
+            )
+        if not 0.0 <= float(target) <= 1.0:
+            raise ValueError(f"`target` ({target}) must be in the range [0, 1].")
+        if int(num_thresholds) < 2:
+            raise ValueError(f"`num_thresholds` ({num_thresholds}) must be at least 2.")
+        self.kind = kind
+        self.target = float(target)
+        sign = 1.0 if kind == "sensitivity_at_specificity" else -1.0
+        top = 1.0 + sign * math.AUC_KEPSILON
+        self.thresholds = math.rate_thresholds(int(num_thresholds), top=top)
+        super().__init__(name=name or kind, dtype=dtype)
+
+    def _state_spec(self):
+        shape = (len(self.thresholds),)
+        return {key: (shape, tf.float32) for key in ("tp", "fn", "tn", "fp")}
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        counts = math.threshold_counts(
+            y_true, y_pred, self.thresholds, sample_weight, ("tp", "fn", "tn", "fp")
+        )
+        self._accumulate(**counts)
+
+    def result(self):
+        tp, tn, fp, fn = (self._read(key) for key in ("tp", "tn", "fp", "fn"))
+        if self.kind == "sensitivity_at_specificity":
+            return math.sensitivity_at_specificity_value(tp, tn, fp, fn, self.target)
+        return math.specificity_at_sensitivity_value(tp, tn, fp, fn, self.target)
+
+
+class _V1AveragePrecisionAtK(_V1State):
+    """v1 ``average_precision_at_k``: weighted mean over rows of average precision at k."""
+
+    def __init__(self, k, *, name=None, dtype=None):
+        self.k = int(k)
+        if self.k < 1:
+            raise ValueError(f"`k` ({k}) must be >= 1.")
+        super().__init__(name=name or f"average_precision_at_{self.k}", dtype=dtype)
+
+    def _state_spec(self):
+        return {"total": ((), tf.float64), "max": ((), tf.float64)}
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        total, maximum = math.average_precision_increments(y_true, y_pred, self.k, sample_weight)
+        self._accumulate(total=total, max=maximum)
+
+    def result(self):
+        return tf.math.divide_no_nan(self._read("total"), self._read("max"))
+
+
 class _V1MeanIoU(_V1State):
     """v1 ``mean_iou``: a float64 confusion matrix and v1's IoU average."""
 
@@ -319,6 +381,8 @@ MIXINS = {
         _V1MeanIoU,
         _V1MeanPerClassAccuracy,
         _V1TopK,
+        _V1RateAtRate,
+        _V1AveragePrecisionAtK,
     )
 }
 

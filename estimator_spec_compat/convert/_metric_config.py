@@ -96,6 +96,8 @@ _NORMALISERS = {
     "k": lambda n, k, v: _as_int(n, k, v, optional=True, minimum=1),
     "class_id": lambda n, k, v: _as_int(n, k, v, optional=True),
     "threshold": _as_float,
+    "specificity": _as_float,
+    "sensitivity": _as_float,
     "shape": _as_shape,
 }
 

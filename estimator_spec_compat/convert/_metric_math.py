@@ -287,3 +287,48 @@ def count_condition_inputs(labels, predictions, weights):
         return y_true, y_pred, None
     weights = tf.broadcast_to(tf.cast(weights, tf.float32), tf.shape(predictions))
     return y_true, y_pred, tf.reshape(weights, [-1])
+
+
+def rate_thresholds(num_thresholds, *, top):
+    """v1 ``sensitivity_at_specificity`` / ``specificity_at_sensitivity`` thresholds.
+
+    ``top`` is the last threshold: ``1 + 1e-7`` for the former, ``1 - 1e-7`` for
+    the latter (v1's own asymmetry, kept).
+    """
+    inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+    return [0.0 - AUC_KEPSILON] + inner + [top]
+
+
+def sensitivity_at_specificity_value(tp, tn, fp, fn, specificity):
+    """v1 ``compute_sensitivity_at_specificity``."""
+    specificities = tf.math.divide(tn, tn + fp + AUC_KEPSILON)
+    index = tf.cast(tf.math.argmin(tf.abs(specificities - specificity), 0), tf.int32)
+    return tf.math.divide(tp[index], tp[index] + fn[index] + AUC_KEPSILON)
+
+
+def specificity_at_sensitivity_value(tp, tn, fp, fn, sensitivity):
+    """v1 ``compute_specificity_at_sensitivity`` (the last threshold among ties)."""
+    sensitivities = tf.math.divide(tp, tp + fn + AUC_KEPSILON)
+    distance = tf.abs(sensitivities - sensitivity)
+    at_min = tf.cast(tf.equal(distance, tf.reduce_min(distance)), tf.int64)
+    index = tf.cast(tf.math.argmax(tf.math.cumsum(at_min), 0), tf.int32)
+    return tf.math.divide(tn[index], tn[index] + fp[index] + AUC_KEPSILON)
+
+
+def average_precision_increments(labels, predictions, k, weights):
+    """``(total, max)`` float64 sums one batch adds to v1 ``average_precision_at_k``."""
+    predictions = tf.convert_to_tensor(predictions)
+    _, predictions_idx = tf.math.top_k(predictions, k)
+    labels = _impl._clean_out_of_range_indices(labels, tf.cast(tf.shape(predictions)[-1], tf.int64))
+    average_precision = _impl._sparse_average_precision_at_top_k(
+        labels=labels, predictions_idx=predictions_idx
+    )
+    if weights is None:
+        return (
+            tf.reduce_sum(average_precision),
+            tf.cast(tf.size(average_precision), tf.float64),
+        )
+    weights = _compat.weights_broadcast_ops.broadcast_weights(
+        tf.cast(weights, tf.float64), average_precision
+    )
+    return tf.reduce_sum(average_precision * weights), tf.reduce_sum(weights)

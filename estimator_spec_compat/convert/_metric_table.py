@@ -246,16 +246,58 @@ ENTRIES = {
     "precision_at_top_k": dataclasses.replace(_PRECISION_AT_K, update_kwargs=_top_k_update),
 }
 
-#: v1 names with no exact bridge, and the Keras metric to rewrite them with.
+
+def _rate_entry(kind, target, keras):
+    return MetricEntry(
+        (target, "num_thresholds"),
+        _custom_rate(kind, target),
+        _labels_update,
+        keras,
+    )
+
+
+def _custom_rate(kind, target):
+    def build(config, name):
+        return classes.keras_class("V1RateAtRate")(
+            kind=kind, target=config[target], num_thresholds=config["num_thresholds"], name=name
+        )
+
+    return build
+
+
+ENTRIES["sensitivity_at_specificity"] = _rate_entry(
+    "sensitivity_at_specificity",
+    "specificity",
+    "tf.keras.metrics.SensitivityAtSpecificity (other thresholds and tie-breaking than v1)",
+)
+ENTRIES["specificity_at_sensitivity"] = _rate_entry(
+    "specificity_at_sensitivity",
+    "sensitivity",
+    "tf.keras.metrics.SpecificityAtSensitivity (other thresholds and tie-breaking than v1)",
+)
+
+_AVERAGE_PRECISION = MetricEntry(
+    ("k",),
+    _custom("V1AveragePrecisionAtK", "k"),
+    _labels_update,
+    "V1AveragePrecisionAtK (Keras has no built-in equivalent)",
+)
+ENTRIES["average_precision_at_k"] = _AVERAGE_PRECISION
+ENTRIES["sparse_average_precision_at_k"] = _AVERAGE_PRECISION
+
+#: Metric names from TF1-era code that are not in ``tf.compat.v1.metrics``, with
+#: the Keras metric to rewrite them with (``tf.contrib.metrics`` is gone in TF2).
 UNSUPPORTED = {
-    "sensitivity_at_specificity": "tf.keras.metrics.SensitivityAtSpecificity(specificity, "
-    "num_thresholds=...)",
-    "specificity_at_sensitivity": "tf.keras.metrics.SpecificityAtSensitivity(sensitivity, "
-    "num_thresholds=...)",
-    "average_precision_at_k": "tf.keras.metrics.Mean over your own per-example average "
-    "precision at k (Keras has no built-in equivalent)",
-    "sparse_average_precision_at_k": "tf.keras.metrics.Mean over your own per-example average "
-    "precision at k (Keras has no built-in equivalent)",
+    "streaming_accuracy": "tf.keras.metrics.Accuracy",
+    "streaming_mean": "tf.keras.metrics.Mean",
+    "streaming_auc": "tf.keras.metrics.AUC",
+    "streaming_precision": "tf.keras.metrics.Precision",
+    "streaming_recall": "tf.keras.metrics.Recall",
+    "streaming_mean_squared_error": "tf.keras.metrics.MeanSquaredError",
+    "streaming_concat": "a tf.Variable you append to yourself (Keras has no metric for it)",
+    "f1_score": "tf.keras.metrics.F1Score (Keras >= 2.13)",
+    "streaming_pearson_correlation": "tf.keras.metrics.PearsonCorrelation (Keras 3) or "
+    "your own tf.keras.metrics.Metric",
 }
 
 
@@ -264,10 +306,11 @@ def unsupported_message(v1_name):
     hint = UNSUPPORTED.get(v1_name)
     if hint is None:
         return (
-            f"`tf.compat.v1.metrics.{v1_name}` is not a v1 metric this bridge knows. "
-            f"Supported: {', '.join(sorted(ENTRIES))}."
+            f"`{v1_name}` is not a tf.compat.v1.metrics function the legacy-metrics bridge "
+            f"serves; rewrite it with the matching tf.keras.metrics class. Served: "
+            f"{', '.join(sorted(ENTRIES))}."
         )
     return (
-        f"`tf.compat.v1.metrics.{v1_name}` is not supported by the legacy-metrics bridge "
-        f"(no exact Keras equivalent). Rewrite it with {hint}."
+        f"`{v1_name}` is not a tf.compat.v1.metrics function (it came from tf.contrib, "
+        f"gone in TF2), so the legacy-metrics bridge cannot serve it. Rewrite it with {hint}."
     )

@@ -40,28 +40,16 @@ import contextlib
 import threading
 
 from estimator_spec_compat import _compat
-from estimator_spec_compat.convert import _metric_config, _metric_table
+from estimator_spec_compat.convert import _metric_config, _metric_patch, _metric_table
 
 tf = _compat.tf
 
 __all__ = ["LegacyMetrics", "to_keras_metric", "supported_v1_metrics"]
 
-_PATCH_LOCK = threading.RLock()
-_PATCH = {"owner": None, "depth": 0, "originals": {}}
-
 
 def supported_v1_metrics():
     """The ``tf.compat.v1.metrics`` names that :class:`LegacyMetrics` serves, sorted."""
     return sorted(_metric_table.ENTRIES)
-
-
-def _v1_module():
-    return tf.compat.v1.metrics
-
-
-def _v1_function(v1_name):
-    """The real v1 function, also while a scope has it patched."""
-    return _PATCH["originals"].get(v1_name) or getattr(_v1_module(), v1_name)
 
 
 def _read(metric):
@@ -134,14 +122,14 @@ class LegacyMetrics:
         Raises:
           ValueError: if another ``LegacyMetrics`` has its scope open.
         """
-        _open_patch(self)
+        _metric_patch.open_patch(self)
         logs = self._logs()
         logs.append(_CallLog())
         try:
             yield self
         finally:
             logs.pop()
-            _close_patch(self)
+            _metric_patch.close_patch(self)
 
     def _logs(self):
         if not hasattr(self._local, "logs"):
@@ -177,7 +165,9 @@ class LegacyMetrics:
         if index >= len(self._metrics):
             replica_context = tf.distribute.get_replica_context()
             if tf.distribute.has_strategy() and replica_context is not None:
-                replica_context.merge_call(lambda strategy: self._create(index, signature, entry))
+                replica_context.merge_call(
+                    _no_autograph(lambda strategy: self._create(index, signature, entry))
+                )
             else:
                 self._create(index, signature, entry)
         if self._signatures[index] != signature:
@@ -309,59 +299,15 @@ def _update_and_read(metric, entry, arguments):
             mask = tf.cast(tf.equal(replica_id, 0), tf.float32)
             metric.update_state(**entry.update_kwargs(arguments, mask))
 
-        strategy.run(replica_update)
+        strategy.run(_no_autograph(replica_update))
         return _read(metric)
     metric.update_state(**entry.update_kwargs(arguments, None))
-    return tf.distribute.get_replica_context().merge_call(lambda _: _read(metric))
+    return tf.distribute.get_replica_context().merge_call(_no_autograph(lambda _: _read(metric)))
 
 
-# -- patching tf.compat.v1.metrics -------------------------------------------------------
-
-
-def _patched(v1_name, original):
-    def serve(*args, **kwargs):
-        if not tf.executing_eagerly() and not _compat.in_function_graph():
-            return original(*args, **kwargs)  # a TF1 graph: v1 itself works there
-        owner = _PATCH["owner"]
-        if v1_name not in _metric_table.ENTRIES or owner is None:
-            raise ValueError(_metric_table.unsupported_message(v1_name))
-        arguments = _metric_config.bind(original, v1_name, args, kwargs)
-        return owner._serve(v1_name, arguments)
-
-    serve.__name__ = serve.__qualname__ = v1_name
-    serve.__doc__ = original.__doc__
-    serve.__wrapped__ = original
-    return serve
-
-
-def _open_patch(owner):
-    with _PATCH_LOCK:
-        if _PATCH["owner"] is not None and _PATCH["owner"] is not owner:
-            raise ValueError(
-                "Another LegacyMetrics has its scope() open; tf.compat.v1.metrics is patched "
-                "process-wide, so only one LegacyMetrics may serve it at a time. Close the "
-                "other scope first, or use one LegacyMetrics object."
-            )
-        if _PATCH["depth"] == 0:
-            module = _v1_module()
-            names = [*_metric_table.ENTRIES, *_metric_table.UNSUPPORTED]
-            originals = {name: getattr(module, name) for name in names if hasattr(module, name)}
-            for name, original in originals.items():
-                setattr(module, name, _patched(name, original))
-            _PATCH["originals"] = originals
-            _PATCH["owner"] = owner
-        _PATCH["depth"] += 1
-
-
-def _close_patch(owner):
-    with _PATCH_LOCK:
-        _PATCH["depth"] -= 1
-        if _PATCH["depth"] == 0:
-            module = _v1_module()
-            for name, original in _PATCH["originals"].items():
-                setattr(module, name, original)
-            _PATCH["originals"] = {}
-            _PATCH["owner"] = None
+def _no_autograph(function):
+    """``function`` as AutoGraph should take it: plain python, nothing to convert."""
+    return tf.autograph.experimental.do_not_convert(function)
 
 
 # -- the explicit mapping ---------------------------------------------------------------
@@ -405,7 +351,7 @@ def to_keras_metric(v1_name, **v1_kwargs):
             f"to_keras_metric({v1_name!r}) got unknown argument(s) {unknown}; it takes "
             f"{sorted(allowed)} (pass tensors to the returned function instead)."
         )
-    original = _v1_function(v1_name)
+    original = _metric_patch.original(v1_name)
     defaults = _metric_config.bind(original, v1_name, (), {}, partial=True)
     config = _metric_config.normalise(v1_name, entry.config_args, {**defaults, **v1_kwargs})
     metric = entry.build(config, v1_kwargs.get("name") or v1_name)
