@@ -35,7 +35,8 @@ Mapping (v1 argument -> Keras argument; the v1 defaults are kept, so e.g. Adam's
 The learning rate may be a number, a constant Tensor, the eager result of a
 ``tf.compat.v1.train.*_decay`` (converted by
 :func:`~estimator_spec_compat.convert.schedules.to_keras_schedule`), or any
-zero-argument callable (Keras calls it each step, as v1 did).  A graph Tensor
+zero-argument callable (Keras calls it each step, as v1 did); an eager
+``tf.Variable`` is read once.  A graph Tensor
 (a decay built inside a model_fn) cannot be read back: pass
 ``learning_rate=keras_schedule_from_v1(...)``.  ``use_locking`` and ``name`` have
 no Keras meaning (``name`` only names checkpoint slots, which
@@ -87,7 +88,11 @@ def to_keras_optimizer(v1_optimizer, *, learning_rate=None, var_list=None):
             "starts them at 0. Pass `var_list=<the variables to train>` so the Keras "
             "optimizer is built with v1's initial values."
         )
-    if mapping.keras_class == "SGD" and kwargs.get("momentum") and not isinstance(rate, float):
+    if (
+        mapping.keras_class == "SGD"
+        and kwargs.get("momentum")
+        and not isinstance(rate, (int, float))
+    ):
         warnings.warn(
             "v1 MomentumOptimizer accumulates raw gradients and scales by the current "
             "learning rate, Keras SGD accumulates already-scaled steps: with a learning rate "

@@ -236,3 +236,26 @@ def test_momentum_with_a_decaying_rate_warns():
 def test_bad_var_list(var_list, error, match):
     with pytest.raises(error, match=match):
         optimizers.to_keras_optimizer(V1.AdamOptimizer(0.1), var_list=var_list)
+
+
+@pytest.mark.parametrize(
+    "make_v1",
+    [
+        pytest.param(lambda: V1.RMSPropOptimizer(0.01, momentum=0.5), id="rmsprop"),
+        pytest.param(lambda: V1.AdamOptimizer(0.01), id="adam"),
+    ],
+)
+def test_keras_layer_variables(make_v1):
+    # Keras 3 layers hold keras.Variable objects, Keras 2 tf.Variables: both work.
+    layer = tf.keras.layers.Dense(5)
+    layer.build((None, 4))
+    inits = [v.numpy() for v in layer.trainable_variables]
+    v1_vars = [tf.Variable(x) for x in inits]
+    v1_opt = make_v1()
+    keras_opt = optimizers.to_keras_optimizer(v1_opt, var_list=layer.trainable_variables)
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        grads = [rng.normal(size=x.shape).astype(np.float32) for x in inits]
+        v1_opt.apply_gradients(zip(map(tf.constant, grads), v1_vars))
+        keras_opt.apply_gradients(zip(map(tf.constant, grads), layer.trainable_variables))
+    _assert_same(v1_vars, layer.trainable_variables, inits)
