@@ -130,7 +130,11 @@ def build_signatures(model_call, serving_input_receiver_fn):
     Args:
       model_call: ``features -> spec or dict of ExportOutput``; called once,
         inside a graph, with the receiver's features (see
-        :func:`export_outputs_of`). Its variables must exist already.
+        :func:`export_outputs_of`). Its variables must exist already. A
+        ``tf.compat.v1.make_template`` template caches its variable scope on
+        its second call, with the graph of that call: call it twice eagerly
+        before any tracing (here or in a tf.function), or later eager calls
+        build into a finished graph.
       serving_input_receiver_fn: a function of no arguments returning a
         receiver (see ``convert.serving``; upstream receivers work too).
 

@@ -148,6 +148,20 @@ def test_building_twice_reuses_the_template_variables(model):
     assert second.variables[0] is w
 
 
+def test_template_called_twice_eagerly_still_runs_eagerly_after_export():
+    template = tf.compat.v1.make_template("model", lambda x: _Spec(*_outputs(x)))
+    template(tf.zeros([1, 2]))
+    template(tf.zeros([1, 2]))  # the variable scope is cached now, eagerly
+    sigs = signatures.build_signatures(
+        _call(template), serving.build_parsing_serving_input_receiver_fn(FEATURE_SPEC)
+    )
+    eager = template(tf.constant(X)).predictions
+    assert isinstance(eager, type(tf.constant(0.0))), "the template must stay eager"
+    exported = sigs.functions["serving_default"](examples=_examples(X))["logits"]
+    np.testing.assert_allclose(exported, eager.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(exported, _expected(template, X)[0], rtol=1e-5)
+
+
 def test_model_call_that_creates_variables_is_refused():
     def model_call(features):
         return _Spec(*_outputs(features["x"]))  # get_variable with no template: new variable
