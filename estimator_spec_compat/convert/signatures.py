@@ -22,6 +22,7 @@ Example:
 import collections
 import dataclasses
 import os
+import time
 import types
 import uuid
 
@@ -360,3 +361,56 @@ def _check_tracked(root, variables):
             "signatures capture. Assign them to an attribute of `root` (e.g. "
             "`root.model_variables = list(signatures.variables)`) or pass `root=None`."
         )
+
+
+def timestamped_export_dir(export_dir_base):
+    """A new ``export_dir_base/<seconds since epoch>`` path, as Estimator names exports.
+
+    Unlike upstream it never sleeps: if the current second is taken, the next
+    free number above every existing numeric version is used, so versions
+    still increase (TF Serving serves the largest).
+
+    Example:
+        >>> path = save_serving_model(timestamped_export_dir("/models/m"), sigs)
+
+    Args:
+      export_dir_base: the directory that holds one subdirectory per export.
+
+    Returns:
+      The path (a str); the directory is not created.
+    """
+    export_dir_base = os.fspath(export_dir_base)
+    if isinstance(export_dir_base, bytes):
+        export_dir_base = export_dir_base.decode()
+    taken = []
+    if tf.io.gfile.isdir(export_dir_base):
+        taken = [
+            int(n.strip("/"))
+            for n in tf.io.gfile.listdir(export_dir_base)
+            if n.strip("/").isdigit()
+        ]
+    version = max([int(time.time())] + [n + 1 for n in taken])
+    return os.path.join(export_dir_base, str(version))
+
+
+def export_serving_model(
+    export_dir_base, model_call, serving_input_receiver_fn, *, root=None, options=None
+):
+    """``Estimator.export_saved_model`` in one call: build, then save atomically.
+
+    Example:
+        >>> path = export_serving_model("/models/m", model_call, receiver_fn, root=module)
+
+    Args:
+      export_dir_base: where the timestamped export directory is made.
+      model_call: as for :func:`build_signatures`.
+      serving_input_receiver_fn: as for :func:`build_signatures`.
+      root: as for :func:`save_serving_model`.
+      options: an optional ``tf.saved_model.SaveOptions``.
+
+    Returns:
+      The path of the new export (a str).
+    """
+    signatures = build_signatures(model_call, serving_input_receiver_fn)
+    export_dir = timestamped_export_dir(export_dir_base)
+    return save_serving_model(export_dir, signatures, root=root, options=options)

@@ -9,6 +9,7 @@ inputs/outputs, predict: the receiver's and the PredictOutput's keys).
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -310,3 +311,22 @@ def test_method_names_survive_in_the_saved_model_proto(model, tmp_path):
     assert methods["classify"] == tf.saved_model.CLASSIFY_METHOD_NAME
     assert methods["regress"] == tf.saved_model.REGRESS_METHOD_NAME
     assert methods["serving_default"] == tf.saved_model.PREDICT_METHOD_NAME
+
+
+def test_timestamped_export_dir_is_new_and_increasing(tmp_path):
+    first = signatures.timestamped_export_dir(tmp_path)
+    assert os.path.dirname(first) == os.fspath(tmp_path)
+    assert abs(int(os.path.basename(first)) - time.time()) < 60
+    future = int(os.path.basename(first)) + 100
+    (tmp_path / str(future)).mkdir()
+    (tmp_path / "temp-123").mkdir()  # not a version
+    assert signatures.timestamped_export_dir(tmp_path) == os.path.join(tmp_path, str(future + 1))
+
+
+def test_export_serving_model_in_one_call(model, tmp_path):
+    path = signatures.export_serving_model(
+        tmp_path, _call(model), serving.build_parsing_serving_input_receiver_fn(FEATURE_SPEC)
+    )
+    assert os.listdir(tmp_path) == [os.path.basename(path)]
+    loaded = tf.saved_model.load(path)
+    assert sorted(loaded.signatures.keys()) == ["classify", "regress", "serving_default"]
