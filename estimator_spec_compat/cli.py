@@ -15,7 +15,6 @@ what to change).
 """
 
 import argparse
-import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -175,27 +174,23 @@ def _import(module_name, option):
     is_path = module_name.endswith(".py") or os.sep in module_name or "/" in module_name
     if is_path:
         return _import_file(module_name, option)
-    with _cwd_on_path():
-        try:
-            return importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name is None or not _is_prefix(error.name, module_name):
-                raise _user_code_error(module_name, error) from error
-            raise UsageError(
-                f"{option}: cannot import module {module_name!r} ({error}). Check the "
-                "spelling, run from the directory that contains it, or give the path to its "
-                ".py file instead."
-            ) from None
-        except Exception as error:  # the user's module raised while importing
+    _put_on_path(os.getcwd())
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        missing = error.name or ""
+        if not (module_name == missing or module_name.startswith(missing + ".")):
             raise _user_code_error(module_name, error) from error
+        raise UsageError(
+            f"{option}: cannot import module {module_name!r} ({error}). Check the spelling, "
+            "run from the directory that contains it, or give the path to its .py file instead."
+        ) from None
+    except Exception as error:  # the user's module raised while importing
+        raise _user_code_error(module_name, error) from error
 
 
 def _user_code_error(module_name, error):
     return _UserCodeError(f"importing {module_name!r} raised {_describe(error)}")
-
-
-def _is_prefix(missing, module_name):
-    return module_name == missing or module_name.startswith(missing + ".")
 
 
 def _import_file(path, option):
@@ -205,30 +200,24 @@ def _import_file(path, option):
             "Fix the path, or give a dotted module name instead."
         )
     unique = "_estimator_spec_compat_user_" + re.sub(r"\W", "_", os.path.abspath(path))
+    if unique in sys.modules:  # MODEL_FN and --input-fn from one file: import it once
+        return sys.modules[unique]
     spec = importlib.util.spec_from_file_location(unique, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    with _cwd_on_path(os.path.dirname(os.path.abspath(path))):
-        try:
-            spec.loader.exec_module(module)
-        except Exception as error:  # the user's module raised while importing
-            del sys.modules[spec.name]
-            raise _user_code_error(path, error) from error
+    sys.modules[unique] = module
+    _put_on_path(os.path.dirname(os.path.abspath(path)))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # the user's module raised while importing
+        del sys.modules[unique]
+        raise _user_code_error(path, error) from error
     return module
 
 
-@contextlib.contextmanager
-def _cwd_on_path(directory=None):
-    """Puts ``directory`` (default: the current one) first on sys.path, as ``python -m`` does."""
-    directory = directory or os.getcwd()
-    added = directory not in sys.path
-    if added:
+def _put_on_path(directory):
+    """Puts ``directory`` first on sys.path (kept there, as ``python -m`` and scripts do)."""
+    if directory not in sys.path:
         sys.path.insert(0, directory)
-    try:
-        yield
-    finally:
-        if added and directory in sys.path:
-            sys.path.remove(directory)
 
 
 def _parse_params(text):
@@ -398,7 +387,10 @@ def _run_command(args):
     input_fn = load_callable(args.input_fn, "--input-fn")
     eval_input_fn = args.eval_input_fn and load_callable(args.eval_input_fn, "--eval-input-fn")
     params = _parse_params(args.params)
-    strategy, reason = resolve_strategy(args.strategy)
+    try:  # an explicit --strategy never falls back; "auto" takes the best there is
+        strategy, reason = resolve_strategy(args.strategy, fallback=args.strategy == "auto")
+    except ValueError as error:
+        raise UsageError(f"--strategy {args.strategy}: {error}") from None
     print(f"strategy: {type(strategy).__name__} ({reason})")
     config = RunnerConfig(steps_per_loop=args.steps_per_loop) if args.steps_per_loop else None
     runner = Runner(

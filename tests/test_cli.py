@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from estimator_spec_compat import _compat, cli
@@ -22,6 +23,23 @@ def input_fn(params):
     x = tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])
     y = tf.constant([[1.0], [0.0], [1.0], [0.0]])
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(params.get("batch_size", 2))
+
+
+def repeating_input_fn(params):
+    return input_fn(params).repeat()
+
+
+def linear_model_fn(features, labels, mode, params):
+    # Zero-initialised, so a test can replay the training by hand.
+    w = tf.compat.v1.get_variable("w", [2, 1], initializer=tf.compat.v1.zeros_initializer())
+    logits = tf.matmul(features, w)
+    if mode == "infer":
+        return EstimatorSpec(mode, predictions={"y": logits})
+    loss = tf.compat.v1.losses.mean_squared_error(labels, logits)
+    train_op = tf.compat.v1.train.GradientDescentOptimizer(params["lr"]).minimize(
+        loss, global_step=tf.compat.v1.train.get_global_step())
+    metrics = {"mse": tf.compat.v1.metrics.mean_squared_error(labels, logits)}
+    return EstimatorSpec(mode, loss=loss, train_op=train_op, eval_metric_ops=metrics)
 
 
 def features_only_input_fn():
@@ -343,3 +361,47 @@ def test_python_dash_m(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.splitlines()[0] == "train: 1 problem"
     assert proc.stdout.splitlines()[-1] == "Problems in 1 of 1 modes."
+
+
+# --- run -------------------------------------------------------------------------------------
+
+
+def _replayed_eval_mse(lr, steps):
+    """The linear model trained by hand (batches of 2, in order), then its MSE on all 4 examples."""
+    x = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])
+    y = np.array([1.0, 0.0, 1.0, 0.0])
+    w = np.zeros(2)
+    for step in range(steps):
+        xb, yb = x[2 * (step % 2) : 2 * (step % 2) + 2], y[2 * (step % 2) : 2 * (step % 2) + 2]
+        w = w - lr * 2.0 * xb.T @ (xb @ w - yb) / len(yb)
+    return float(np.mean((x @ w - y) ** 2))
+
+
+def test_run_trains_then_evaluates(capsys, models, tmp_path):
+    model_dir = tmp_path / "model"
+    code, out, err = run_cli(
+        capsys, "run", f"{models}:linear_model_fn", "--input-fn", f"{models}:repeating_input_fn",
+        "--eval-input-fn", f"{models}:input_fn", "--model-dir", str(model_dir), "--steps", "4",
+        "--steps-per-loop", "2", "--strategy", "cpu", "--params", '{"lr": 0.01}',
+        "--train-batch-size", "2", "--eval-batch-size", "2",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("strategy: _DefaultDistributionStrategy (the caller ")
+    metrics = dict(re.findall(r"^  (\w+): (\S+)$", out, re.MULTILINE))
+    assert sorted(metrics) == ["global_step", "loss", "mse"]
+    assert int(metrics["global_step"]) == 4
+    expected = _replayed_eval_mse(0.01, 4)
+    assert float(metrics["mse"]) == pytest.approx(expected, rel=1e-4)
+    assert float(metrics["loss"]) == pytest.approx(expected, rel=1e-4)
+    assert any(name.startswith("ckpt") or name == "checkpoint" for name in os.listdir(model_dir))
+
+
+def test_run_without_eval_input_fn_and_usage_errors(capsys, models, tmp_path):
+    argv = ["run", f"{models}:linear_model_fn", "--input-fn", f"{models}:repeating_input_fn",
+            "--model-dir", str(tmp_path / "m"), "--steps", "1", "--params", '{"lr": 0.01}']  # fmt: skip
+    code, out, _ = run_cli(capsys, *argv)
+    assert code == 0
+    assert out.splitlines()[-1] == "evaluation skipped: no --eval-input-fn."
+    code, out, err = run_cli(capsys, *argv[:2], "--input-fn", f"{models}:nope", *argv[4:])
+    assert (code, out) == (2, "")
+    assert re.search(r"^estimator-spec-compat run: error: --input-fn .*no attribute 'nope'", err)
