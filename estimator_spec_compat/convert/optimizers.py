@@ -32,6 +32,14 @@ Mapping (v1 argument -> Keras argument; the v1 defaults are kept, so e.g. Adam's
 ``ProximalGradientDescentOptimizer``    ``SGD`` when l1 = l2 = 0, else ValueError
 ======================================  ============================================================
 
+Sparse gradients (``tf.IndexedSlices``, e.g. from an embedding lookup): v1's
+sparse kernels of Momentum, Adadelta, RMSProp and Ftrl touch only the rows in the
+gradient, while Keras (2 and 3) decays the slots of every row (and Ftrl
+re-solves every row), so these four differ from v1 on embeddings; GradientDescent,
+Adam (whose v1 sparse update is dense-equivalent) and Adagrad match exactly.
+Densify such gradients (``tf.convert_to_tensor``) on both sides, or keep the v1
+optimizer, where the lazy update matters.
+
 The learning rate may be a number, a constant Tensor, the eager result of a
 ``tf.compat.v1.train.*_decay`` (converted by
 :func:`~estimator_spec_compat.convert.schedules.to_keras_schedule`), or any

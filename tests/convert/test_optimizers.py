@@ -259,3 +259,47 @@ def test_keras_layer_variables(make_v1):
         v1_opt.apply_gradients(zip(map(tf.constant, grads), v1_vars))
         keras_opt.apply_gradients(zip(map(tf.constant, grads), layer.trainable_variables))
     _assert_same(v1_vars, layer.trainable_variables, inits)
+
+
+def _sparse_run(make_v1):
+    rng = np.random.default_rng(4)
+    init = rng.normal(size=(6, 3)).astype(np.float32)
+    v1_var, keras_var = tf.Variable(init), tf.Variable(init)
+    v1_opt = make_v1()
+    keras_opt = optimizers.to_keras_optimizer(v1_opt, var_list=[keras_var])
+    for _ in range(30):
+        rows = tf.constant(rng.choice(6, size=2, replace=False), dtype=tf.int64)
+        values = tf.constant(rng.normal(size=(2, 3)).astype(np.float32))
+        grad = tf.IndexedSlices(values, rows, tf.constant([6, 3], dtype=tf.int64))
+        v1_opt.apply_gradients([(grad, v1_var)])
+        keras_opt.apply_gradients([(grad, keras_var)])
+    return v1_var.numpy(), keras_var.numpy()
+
+
+@pytest.mark.parametrize(
+    "make_v1",
+    [
+        pytest.param(lambda: V1.GradientDescentOptimizer(0.1), id="gradient_descent"),
+        pytest.param(lambda: V1.AdamOptimizer(0.01), id="adam"),
+        pytest.param(lambda: V1.AdagradOptimizer(0.1), id="adagrad"),
+    ],
+)
+def test_sparse_gradients_match(make_v1):
+    expected, got = _sparse_run(make_v1)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make_v1",
+    [
+        pytest.param(lambda: V1.MomentumOptimizer(0.05, 0.9), id="momentum"),
+        pytest.param(lambda: V1.AdadeltaOptimizer(1.0, 0.9, 1e-6), id="adadelta"),
+        pytest.param(lambda: V1.RMSPropOptimizer(0.01, momentum=0.5), id="rmsprop"),
+        pytest.param(lambda: V1.FtrlOptimizer(0.1, l1_regularization_strength=0.01), id="ftrl"),
+    ],
+)
+def test_sparse_gradients_documented_difference(make_v1):
+    # v1 updates only the rows in the gradient; Keras every row (module docstring).
+    # If this starts to match, the documentation must change.
+    expected, got = _sparse_run(make_v1)
+    assert not np.allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -217,3 +217,52 @@ def test_eager_source_needs_an_applied_optimizer():
     keras_opt = optimizers.to_keras_optimizer(v1_opt, var_list=[variable])
     with pytest.raises(ValueError, match=r"no `accumulator` slot for `Variable:0`"):
         optimizers.transfer_slots(v1_opt, keras_opt, [variable])
+
+
+@pytest.mark.estimator_world
+@pytest.mark.parametrize(
+    "make_v1",
+    [
+        pytest.param(lambda: V1.AdamOptimizer(0.05), id="adam"),
+        pytest.param(lambda: V1.RMSPropOptimizer(0.01, momentum=0.5), id="rmsprop"),
+    ],
+)
+def test_real_estimator_checkpoint_carries_over(make_v1, tmp_path):
+    rng = np.random.default_rng(7)
+    features = rng.normal(size=(BEFORE + AFTER, 4, 3)).astype(np.float32)
+    labels = rng.normal(size=(BEFORE + AFTER, 4, 1)).astype(np.float32)
+
+    def model_fn(features, labels, mode):
+        with tf.compat.v1.variable_scope("dense"):
+            kernel = tf.compat.v1.get_variable("kernel", initializer=tf.ones([3, 1]) * 0.5)
+            bias = tf.compat.v1.get_variable("bias", initializer=tf.zeros([1]))
+        loss = tf.reduce_mean(tf.square(tf.matmul(features, kernel) + bias - labels))
+        train_op = make_v1().minimize(loss, global_step=V1.get_global_step())
+        return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+    def input_fn(start, stop):
+        return lambda: tf.data.Dataset.from_tensor_slices(
+            (features[start:stop], labels[start:stop])
+        )
+
+    estimator = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+    estimator.train(input_fn(0, BEFORE), steps=BEFORE)
+    checkpoint = estimator.latest_checkpoint()
+
+    reader = tf.train.load_checkpoint(checkpoint)
+    names = ["dense/kernel", "dense/bias"]
+    keras_vars = [tf.Variable(reader.get_tensor(name)) for name in names]
+    keras_opt = optimizers.to_keras_optimizer(make_v1(), var_list=keras_vars)
+    step = optimizers.transfer_slots(
+        make_v1(), keras_opt, keras_vars, checkpoint=checkpoint, v1_vars=names
+    )
+    assert step == BEFORE
+    for x, y in zip(features[BEFORE:], labels[BEFORE:]):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(tf.matmul(x, keras_vars[0]) + keras_vars[1] - y))
+        keras_opt.apply_gradients(zip(tape.gradient(loss, keras_vars), keras_vars))
+
+    estimator.train(input_fn(BEFORE, BEFORE + AFTER), steps=AFTER)
+    expected = [estimator.get_variable_value(name) for name in names]
+    assert not np.allclose(expected[0], reader.get_tensor("dense/kernel"))
+    _assert_close(keras_vars, expected)
