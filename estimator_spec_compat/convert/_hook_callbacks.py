@@ -108,6 +108,11 @@ class StopAtStepCallback(TrainingCallback):
             self._last_step = int(context.step) + self._num_steps
 
     def on_step_end(self, step, logs):
+        if self._last_step is None:
+            raise ValueError(
+                "`on_train_begin(context)` was not called, so `last_step` is unknown "
+                f"(`num_steps` is {self._num_steps}); call it before the first step."
+            )
         return step >= self._last_step
 
 

@@ -386,3 +386,15 @@ def test_tensor_names_resolve_in_the_traced_graph_only():
         "0/doubled:0": 3.0,
         "0/doubled": 3.0,
     }
+
+
+def test_stop_at_step_needs_on_train_begin_for_num_steps():
+    callback = hooks_lib.StopAtStepCallback(num_steps=2)
+    with pytest.raises(ValueError, match=r"`on_train_begin\(context\)` was not called"):
+        callback.on_step_end(1, {})
+    callback.on_train_begin(hooks_lib.TrainingContext(step=5))
+    assert (callback.last_step, callback.on_step_end(6, {}), callback.on_step_end(7, {})) == (
+        7,
+        False,
+        True,
+    )
