@@ -43,7 +43,12 @@ How a loop drives callbacks (see :class:`CallbackList`)::
 ``step`` is the global step *after* the step's update (v1's ``after_run`` saw
 the same value).  ``fetches()`` are the hooks' own tensors (or tensor names):
 a loop that runs the model_fn inside ``tf.function`` converts the hooks where it
-traces the model_fn and returns the fetched tensors from the step function.
+traces the model_fn and returns the fetched tensors from the step function.  Keep
+the ``CallbackList`` of the first trace (it holds the state); if the function is
+traced again, return the fetches of a ``CallbackList`` of *that* trace's hooks
+(keys are positional, so they line up with the first one's).  Do not set a
+default ``tf.summary`` writer around the step: v1 summary ops would then write
+themselves every step (TF's TF1-summary bridge), besides the SummarySaverHook.
 ``on_train_end`` gets the last step's values: where v1 ran ``end`` fetches in one
 more ``session.run`` after the last step (``FinalOpsHook``, ``LoggingTensorHook``
 with ``at_end``), build those tensors after the train op so they read the
