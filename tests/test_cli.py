@@ -146,6 +146,15 @@ def upstream_int_loss_model_fn(features, labels, mode):
             tf.compat.v1.train.get_global_step(), 1), predictions={"y": features})
 
 
+def upstream_tpu_model_fn(features, labels, mode):
+    w = tf.compat.v1.get_variable("w", [2, 1])
+    logits = tf.matmul(features, w)
+    loss = tf.compat.v1.losses.mean_squared_error(labels, logits)
+    metric_fn = lambda labels, logits: {"mse": tf.compat.v1.metrics.mean_squared_error(labels, logits)}
+    return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(
+        mode, loss=loss, eval_metrics=(metric_fn, [labels, logits]))
+
+
 def upstream_missing_train_op_model_fn(features, labels, mode):
     return tf.estimator.EstimatorSpec(mode, loss=tf.constant(1.0), predictions={"y": features})
 """
@@ -269,13 +278,22 @@ def test_check_input_fn_problems(capsys, models):
                      r"train_op", id="upstream-own-check"),
     ],
 )  # fmt: skip
-def test_check_upstream_specs(capsys, models, fn, pattern):
+def test_check_upstream_specs_with_problems(capsys, models, fn, pattern):
     code, out, _ = run_cli(
         capsys, "check", f"{models}_upstream:{fn}", "--input-fn", f"{models}:input_fn",
         "--modes", "train",
     )  # fmt: skip
     assert code == 1
     assert re.search(pattern, out), out
+
+
+@pytest.mark.estimator_world
+def test_check_upstream_tpu_spec(capsys, models):
+    code, out, _ = run_cli(
+        capsys, "check", f"{models}_upstream:upstream_tpu_model_fn", "--input-fn",
+        f"{models}:input_fn", "--modes", "eval",
+    )  # fmt: skip
+    assert (code, out.splitlines()) == (0, ["eval: OK (TPUEstimatorSpec)", "All 1 modes OK."])
 
 
 # --- check: usage errors (exit 2) -----------------------------------------------------------
