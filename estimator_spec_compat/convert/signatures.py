@@ -144,8 +144,8 @@ def build_signatures(model_call, serving_input_receiver_fn):
 
     Raises:
       TypeError: if an argument is not callable, or returns the wrong type.
-      ValueError: if ``model_call`` creates variables, no signature can be
-        served, or an input or output is sparse or ragged.
+      ValueError: if ``model_call`` creates variables or v1 lookup tables, no
+        signature can be served, or an input or output is sparse or ragged.
     """
     for name, value in [
         ("model_call", model_call),
@@ -174,6 +174,7 @@ def build_signatures(model_call, serving_input_receiver_fn):
             "the model's variables first (e.g. call the template once, then restore the "
             "checkpoint)."
         )
+    _check_no_tables(wrapped.graph)
     if not built["defs"]:
         raise ValueError(
             f"No servable signature: every export output was left out: {built['excluded']}."
@@ -189,6 +190,20 @@ def build_signatures(model_call, serving_input_receiver_fn):
         excluded=types.MappingProxyType(built["excluded"]),
         variables=tuple(wrapped.variables),
     )
+
+
+def _check_no_tables(graph):
+    """Refuses v1 lookup tables made while tracing: nothing would initialize them."""
+    initializers = graph.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)
+    made = [op.name for op in initializers if getattr(op, "graph", None) is graph]
+    if made:
+        raise ValueError(
+            f"`model_call` made lookup tables while the signatures were traced (initializers "
+            f"{made[:3]}, e.g. from vocabulary feature columns); a TF2 SavedModel cannot "
+            "initialize them. Create the tables once, eagerly (e.g. tf.lookup.StaticHashTable "
+            "or tf.keras.layers.StringLookup), use them in `model_call`, and track them on "
+            "`root` when saving."
+        )
 
 
 def _signature_defs(receiver, export_outputs):
@@ -317,7 +332,7 @@ def save_serving_model(export_dir, signatures, *, root=None, options=None):
     Raises:
       TypeError: if ``signatures`` is not a ServingSignatures.
       ValueError: if ``export_dir`` already exists, or ``root`` does not track
-        a variable the signatures capture.
+        a variable or other resource the signatures capture.
     """
     if not isinstance(signatures, ServingSignatures):
         raise TypeError(
@@ -340,7 +355,17 @@ def save_serving_model(export_dir, signatures, *, root=None, options=None):
     temp_dir = os.path.join(parent, f"temp-{name}-{uuid.uuid4().hex[:8]}")
     tf.io.gfile.makedirs(parent or ".")
     try:
-        tf.saved_model.save(root, temp_dir, signatures=dict(signatures.functions), options=options)
+        try:
+            tf.saved_model.save(
+                root, temp_dir, signatures=dict(signatures.functions), options=options
+            )
+        except AssertionError as error:  # TF's way of saying a capture is untracked
+            if "untracked" not in str(error):
+                raise
+            raise ValueError(
+                f"`root` ({short_repr(root)}) does not track a resource the signatures capture "
+                "(e.g. a lookup table). Assign it to an attribute of `root`.\n" + str(error)
+            ) from None
         fix_method_names(temp_dir, signatures.method_names)
         tf.io.gfile.rename(temp_dir, export_dir, overwrite=False)
     finally:

@@ -330,3 +330,41 @@ def test_export_serving_model_in_one_call(model, tmp_path):
     assert os.listdir(tmp_path) == [os.path.basename(path)]
     loaded = tf.saved_model.load(path)
     assert sorted(loaded.signatures.keys()) == ["classify", "regress", "serving_default"]
+
+
+def _lookup_outputs(table):
+    def model_call(features):
+        return {"serving_default": PredictOutput({"ids": table().lookup(features["k"])})}
+
+    return model_call
+
+
+_STRINGS = serving.build_raw_serving_input_receiver_fn({"k": tf.TensorSpec([None], tf.string)})
+
+
+def _table():
+    initializer = tf.lookup.KeyValueTensorInitializer(["a", "b"], tf.constant([1, 2], tf.int64))
+    return tf.lookup.StaticHashTable(initializer, -1)
+
+
+def test_eager_lookup_table_tracked_by_root_is_saved(tmp_path):
+    table = _table()
+    sigs = signatures.build_signatures(_lookup_outputs(lambda: table), _STRINGS)
+    root = tf.Module()
+    root.table = table
+    loaded = tf.saved_model.load(signatures.save_serving_model(tmp_path / "1", sigs, root=root))
+    ids = loaded.signatures["serving_default"](k=tf.constant(["b", "c", "a"]))["ids"]
+    assert ids.numpy().tolist() == [2, -1, 1]
+
+
+def test_untracked_lookup_table_is_a_clear_error(tmp_path):
+    table = _table()
+    sigs = signatures.build_signatures(_lookup_outputs(lambda: table), _STRINGS)
+    with pytest.raises(ValueError, match=r"`root` .* does not track a resource .*lookup table"):
+        signatures.save_serving_model(tmp_path / "1", sigs)
+    assert os.listdir(tmp_path) == []
+
+
+def test_lookup_table_made_while_tracing_is_refused():
+    with pytest.raises(ValueError, match=r"made lookup tables while the signatures were traced"):
+        signatures.build_signatures(_lookup_outputs(_table), _STRINGS)
