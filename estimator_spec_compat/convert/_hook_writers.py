@@ -158,7 +158,11 @@ class SummarySaverCallback(TrainingCallback):
             self._first = False
             self._timer.update_last_triggered_step(step)
             for index in range(len(self._summaries)):
-                _write_summary_proto(self._writer, logs[f"summary/{index}"], step)
+                serialized = logs[f"summary/{index}"]
+                # b"" is what a v1 summary op yields when it was skipped (or
+                # written by TF's bridge to a default writer): nothing to write.
+                if _compat.tf.get_static_value(serialized) != b"":
+                    _write_summary_proto(self._writer, serialized, step)
         return False
 
     def on_train_end(self, step, logs):

@@ -398,3 +398,24 @@ def test_stop_at_step_needs_on_train_begin_for_num_steps():
         False,
         True,
     )
+
+
+def test_summary_saver_skips_empty_summaries(tmp_path):
+    loss_summary = tf.compat.v1.Summary(
+        value=[tf.compat.v1.Summary.Value(tag="loss", simple_value=2.5)]
+    ).SerializeToString()
+    callback = hooks_lib.SummarySaverCallback(
+        ["loss", "skipped"], save_steps=1, output_dir=str(tmp_path)
+    )
+    callback.on_train_begin(hooks_lib.TrainingContext())
+    callback.on_step_end(1, {"summary/0": loss_summary, "summary/1": b""})
+    callback.on_step_end(2, {"summary/0": tf.constant(loss_summary), "summary/1": tf.constant(b"")})
+    callback.on_train_end(2, {})
+    assert _summaries(tmp_path) == [(1, "loss", 2.5), (2, "loss", 2.5)]
+    events = [
+        event
+        for name in os.listdir(tmp_path)
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(tmp_path, name))
+        if event.WhichOneof("what") == "summary"
+    ]
+    assert len(events) == 2  # an empty proto would have made an empty summary event
