@@ -368,3 +368,42 @@ def test_untracked_lookup_table_is_a_clear_error(tmp_path):
 def test_lookup_table_made_while_tracing_is_refused():
     with pytest.raises(ValueError, match=r"made lookup tables while the signatures were traced"):
         signatures.build_signatures(_lookup_outputs(_table), _STRINGS)
+
+
+_MIRRORED = """
+import os
+import numpy as np
+import tensorflow as tf
+cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+from estimator_spec_compat._compat import PredictOutput
+from estimator_spec_compat.convert import serving, signatures
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+def model_fn(x):
+    w = tf.compat.v1.get_variable("w", [2, 3])
+    return {"serving_default": PredictOutput({"y": tf.matmul(x, w)})}
+
+with strategy.scope():
+    template = tf.compat.v1.make_template("model", model_fn)
+    template(tf.zeros([1, 2]))
+    template(tf.zeros([1, 2]))
+    (w,) = template.variables
+    w.assign(np.arange(6, dtype=np.float32).reshape(2, 3))  # trained values, on both replicas
+receiver_fn = serving.build_raw_serving_input_receiver_fn({"x": tf.TensorSpec([None, 2], tf.float32)})
+sigs = signatures.build_signatures(lambda f: template(f["x"]), receiver_fn)
+root = tf.Module()
+root.model_variables = template.variables  # the MirroredVariable itself
+path = signatures.save_serving_model(os.path.join(BASE_DIR, "1"), sigs, root=root)
+y = tf.saved_model.load(path).signatures["serving_default"](x=tf.constant([[1.0, 2.0]]))["y"]
+print("KIND", type(w).__name__)
+print("Y", y.numpy().tolist())
+"""
+
+
+def test_mirrored_strategy_variables_are_exported(tmp_path, python_subprocess):
+    out = python_subprocess(_MIRRORED.replace("BASE_DIR", repr(os.fspath(tmp_path))))
+    assert "KIND MirroredVariable" in out
+    # [1, 2] @ [[0, 1, 2], [3, 4, 5]] by hand
+    assert "Y [[6.0, 9.0, 12.0]]" in out
