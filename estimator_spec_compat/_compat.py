@@ -146,3 +146,18 @@ def wrap_v1_graph_function(fn):
 #: scope store). The runner clears them in each graph it calls a model_fn in, so
 #: every call starts from a fresh TF1 graph state, as under Estimator.
 SHARED_GRAPH_COLLECTIONS = tuple(_func_graph.ALLOWLIST_COLLECTIONS)
+
+
+def first_variable_creator_scope(creator):
+    """``tf.variable_creator_scope(creator)``, but called before every other creator.
+
+    Distribution strategies install their own creators inside ``strategy.run`` and
+    ``merge_call`` (MirroredStrategy's shared-variable and colocation creators);
+    the runner's store must see each creation first. TF orders creators by a
+    private priority (default 100, tf.function's own 50); this uses 200.
+    """
+    graph = tf.compat.v1.get_default_graph()
+    scope = getattr(graph, "_variable_creator_scope", None)
+    if scope is None:  # pragma: no cover - a future TF without priorities
+        return tf.variable_creator_scope(creator)
+    return scope(creator, priority=200)

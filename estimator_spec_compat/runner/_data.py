@@ -79,8 +79,10 @@ def per_replica_spec(element_spec, num_replicas):
 
 
 def _flat_specs(element_spec):
-    flat = tf.nest.flatten_with_joined_string_paths(element_spec)
-    return [(path or "features", spec) for path, spec in flat if spec is not None]
+    flat = tf.nest.flatten(element_spec)
+    return [
+        (f"component {i} ({spec.name or spec.dtype.name})", spec) for i, spec in enumerate(flat)
+    ]
 
 
 def pad_batch(batch, size):

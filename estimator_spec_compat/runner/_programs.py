@@ -40,26 +40,33 @@ class Programs:
         self._fns = {}
         self._loops = {}
         self._host_call_fn = None
+        # Made here, outside the store's creator: the build trace's global step under replicas.
+        self._stand_in = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="global_step")
 
     @property
     def num_replicas(self):
         return self._strategy.num_replicas_in_sync
 
-    def _call(self, element, has_labels, mode):
+    def _call(self, element, has_labels, mode, global_step=None):
         features, labels = _data.split_element(element, has_labels)
         if mode == ModeKeys.PREDICT:
             labels = None  # Estimator.predict drops labels
-        self.store.install()
+        self.store.install(global_step)
         params = self._params_for(mode, for_model_fn=True)
-        return call_model_fn(self._model_fn, features, labels, mode, params, self._config)
+        with self.store.creator_scope():  # innermost: before strategy.run's own creators
+            return call_model_fn(self._model_fn, features, labels, mode, params, self._config)
 
     def _trace(self, mode, spec, has_labels, fetches_of):
-        return _v1_graph.trace(
-            lambda element: self._call(element, has_labels, mode),
-            spec,
-            fetches_of,
-            self.store.creator_scope,
-        )
+        view = contextlib.nullcontext()
+        if mode != ModeKeys.TRAIN and self.num_replicas > 1:
+            view = self.store.plain_copies()
+        with view:
+            return _v1_graph.trace(
+                lambda element: self._call(element, has_labels, mode),
+                spec,
+                fetches_of,
+                self.store.creator_scope,
+            )
 
     @contextlib.contextmanager
     def _scope(self, *, build=False, record=None):
@@ -121,10 +128,12 @@ class Programs:
                 ModeKeys.TRAIN, spec, has_labels, self._train_fetches
             )
             return
-        fn = tf.function(
-            lambda element: self._train_fetches(self._call(element, has_labels, ModeKeys.TRAIN)),
-            autograph=False,
-        )
+
+        def build_fn(element):
+            spec = self._call(element, has_labels, ModeKeys.TRAIN, global_step=self._stand_in)
+            return self._train_fetches(spec)["loss"]
+
+        fn = tf.function(build_fn, autograph=False)
         fn.get_concrete_function(spec)  # creates the variables; never run
 
     def _train_step(self, element, has_labels):
@@ -193,16 +202,22 @@ class Programs:
 
     # --- predict ------------------------------------------------------------------
 
-    def run_predict(self, dataset, predict_keys, single):
-        """Yields predictions batch by batch (padded to the full batch across replicas)."""
+    def run_predict(self, dataset, predict_keys, single, batch_size=None):
+        """Yields predictions batch by batch.
+
+        A partial batch is padded (its last row repeated) to the full batch, and the
+        padding stripped from the predictions, where the model needs static shapes:
+        under several replicas, and where a ``predict_batch_size`` is given (TPU
+        style; TPUEstimator padded the same way).
+        """
         fn = self._fns[ModeKeys.PREDICT]
         if ModeKeys.PREDICT not in self._loops:
             self._loops[ModeKeys.PREDICT] = _loops.make_predict_step(self._strategy, fn.run)
         step = self._loops[ModeKeys.PREDICT]
-        full = None
+        full = batch_size
         for element in dataset:
             rows = int(tf.nest.flatten(element)[0].shape[0])
-            if self.num_replicas > 1:
+            if self.num_replicas > 1 or batch_size:
                 full = full or _round_up(rows, self.num_replicas)
                 element, rows = _data.pad_batch(element, full)
             with self._scope():
@@ -218,7 +233,7 @@ def _predictions(spec):
 
 def _estimator_loss_scaling(strategy):
     """v1 optimizers divide a MEAN loss by the replica count only with this on (Estimator did)."""
-    enable = getattr(strategy.extended, "_scale_loss_for_estimator_enabled", None)
+    enable = getattr(strategy, "_scale_loss_for_estimator_enabled", None)
     return enable() if enable is not None else contextlib.nullcontext()
 
 

@@ -27,7 +27,11 @@ import contextlib
 import threading
 import weakref
 
-from estimator_spec_compat._compat import SHARED_GRAPH_COLLECTIONS, tf
+from estimator_spec_compat._compat import (
+    SHARED_GRAPH_COLLECTIONS,
+    first_variable_creator_scope,
+    tf,
+)
 
 _GRAPH_KEYS = tf.compat.v1.GraphKeys
 _V1_KWARGS = (
@@ -73,6 +77,8 @@ class VariableStore:
         self._creating = False
         self._bases = set()  # name scopes model_fn was called in (while/, replica_1/ ...)
         self._record = None
+        self._use_copies = False
+        self._copies = {}  # name -> _Entry of a plain copy (EVAL/PREDICT under replicas)
         self._seen = weakref.WeakKeyDictionary()  # graph -> {name: count}, for name_1 ...
         with strategy.scope():
             self.global_step = tf.Variable(
@@ -100,30 +106,75 @@ class VariableStore:
         self._open, self._record = allow_creation, record
         self._bases = set()
         try:
-            with tf.variable_creator_scope(self._creator):
+            with first_variable_creator_scope(self._creator):
                 yield
         finally:
             self._open, self._record = previous
 
+    @contextlib.contextmanager
+    def plain_copies(self):
+        """Hands out plain (not distributed) copies of the model's variables.
+
+        For EVAL and PREDICT under several replicas: their v1 graphs are traced outside
+        replica context, where distributed variables turn a model_fn's (unused)
+        train_op into per-replica values. Copies are refreshed by `sync_copies`.
+        """
+        previous, self._use_copies = self._use_copies, True
+        try:
+            yield
+        finally:
+            self._use_copies = previous
+
+    def sync_copies(self):
+        """Gives every plain copy its variable's current value."""
+        for name, copy in self._copies.items():
+            copy.variable.assign(
+                self._strategy.experimental_local_results(self._entries[name].variable)[0]
+            )
+
+    def _copy_of(self, name, entry):
+        copy = self._copies.get(name)
+        if copy is None:
+            with tf.init_scope(), _root_name_scope():
+                value = self._strategy.experimental_local_results(entry.variable)[0]
+                self._creating = True
+                try:
+                    variable = tf.Variable(
+                        value.read_value(), name=name, trainable=entry.variable.trainable
+                    )
+                finally:
+                    self._creating = False
+            copy = self._copies[name] = _Entry(variable, entry.collections, None)
+        return copy
+
     def creator_scope(self):
         """Only the store's creator, innermost (inside a graph built within a trace)."""
-        return tf.variable_creator_scope(self._creator)
+        return first_variable_creator_scope(self._creator)
 
-    def install(self):
+    def install(self, global_step=None):
         """Gives the current graph (where model_fn is called) a fresh TF1 state.
 
         A tf.function graph shares the variable lists and the v1 variable (scope)
         store with its outer graph; they are cleared here so each model_fn call
         starts as in a new Estimator graph. Then the global step goes into
         GLOBAL_STEP, where ``get_global_step()`` looks.
+
+        Args:
+          global_step: a stand-in for the global step (build traces under several
+            replicas, which run outside any replica context: there v1 optimizers would
+            update the distributed global step as a per-replica value).
         """
+        if global_step is None:
+            global_step = self.global_step
+            if self._use_copies:
+                global_step = self._copy_of("global_step", self._entries["global_step"]).variable
         self.add_base_scope()
         graph = tf.compat.v1.get_default_graph()
         for key in SHARED_GRAPH_COLLECTIONS:
             graph.clear_collection(key)
         graph.clear_collection(_GRAPH_KEYS.GLOBAL_STEP)
-        graph.add_to_collection(_GRAPH_KEYS.GLOBAL_STEP, self.global_step)
-        graph.add_to_collection(_GRAPH_KEYS.GLOBAL_VARIABLES, self.global_step)
+        graph.add_to_collection(_GRAPH_KEYS.GLOBAL_STEP, global_step)
+        graph.add_to_collection(_GRAPH_KEYS.GLOBAL_VARIABLES, global_step)
 
     def add_base_scope(self):
         """Names made under the current name scope are taken relative to it (the runner's
@@ -151,24 +202,30 @@ class VariableStore:
             return next_creator(**kwargs)
         graph = tf.compat.v1.get_default_graph()
         name = self._name_for(kwargs, graph)
-        entry = self._entries.get(name)
-        if entry is None:
-            if not self._open:
-                raise ValueError(
-                    f"The model_fn created a new variable `{name}` in a trace where the runner "
-                    "expects only variables it has already built. A model_fn must create the "
-                    "same variables, with the same names, every time it is called in a mode; "
-                    "create variables unconditionally (not behind Python conditions that "
-                    "change between calls)."
-                )
-            entry = self._create(name, kwargs)
+        entry = self._lookup(name, kwargs)
         if self._record is not None:
             self._record.add(name)
+        if self._use_copies and not entry.is_local:
+            entry = self._copy_of(name, entry)
         if not tf.executing_eagerly():
             for key in entry.collections:
                 if not any(v is entry.variable for v in graph.get_collection(key)):
                     graph.add_to_collection(key, entry.variable)
         return entry.variable
+
+    def _lookup(self, name, kwargs):
+        entry = self._entries.get(name)
+        if entry is not None:
+            return entry
+        if not self._open:
+            raise ValueError(
+                f"The model_fn created a new variable `{name}` in a trace where the runner "
+                "expects only variables it has already built. A model_fn must create the "
+                "same variables, with the same names, every time it is called in a mode; "
+                "create variables unconditionally (not behind Python conditions that "
+                "change between calls)."
+            )
+        return self._create(name, kwargs)
 
     def _name_for(self, kwargs, graph):
         base = (kwargs.get("name") or "Variable").split(":")[0]

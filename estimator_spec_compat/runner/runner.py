@@ -191,6 +191,7 @@ class Runner:
         prefix = self.latest_checkpoint()
         if prefix is not None:
             _checkpoint.restore(prefix, self._programs.variables_for(mode))
+        self._programs.store.sync_copies()
         return prefix
 
     def _save(self):
@@ -310,4 +311,6 @@ class Runner:
                 "Could not find trained model in model_dir: %s, predicting with initial values.",
                 self.model_dir,
             )
-        yield from self._programs.run_predict(dataset, predict_keys, yield_single_examples)
+        yield from self._programs.run_predict(
+            dataset, predict_keys, yield_single_examples, self._batch_sizes[ModeKeys.PREDICT]
+        )

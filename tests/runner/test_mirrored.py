@@ -1,0 +1,75 @@
+"""MirroredStrategy over 2 and 4 logical CPU devices (standing in for TPU cores).
+
+Each case runs in a fresh process (logical devices are process-wide). Expected
+values are the same runner's results on one device, same global batch: under
+TPU semantics several replicas must give one device's results.
+"""
+
+import pytest
+
+CODE = """
+import sys, tempfile
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * {n})
+{load_models}
+from estimator_spec_compat.runner import Runner, RunnerConfig
+
+mirrored = tf.distribute.MirroredStrategy([f"/cpu:{{i}}" for i in range({n})])
+one = tf.distribute.OneDeviceStrategy("/cpu:0")
+seen = []
+
+def run(strategy, model_fn, params):
+    def recording_model_fn(features, labels, mode, params):
+        seen.append((strategy is mirrored, mode, params["batch_size"]))
+        return model_fn(features, labels, mode, params)
+    runner = Runner(
+        model_fn=recording_model_fn, model_dir=tempfile.mkdtemp(), params=params,
+        strategy=strategy, config=RunnerConfig(steps_per_loop=5, tf_random_seed=3),
+        train_batch_size=16, eval_batch_size=16, predict_batch_size=24,
+    )
+    runner.train(models.input_fn(repeat=True, drop_remainder=True), steps=10)
+    metrics = runner.evaluate(models.input_fn(drop_remainder=True))
+    preds = list(runner.predict(models.input_fn(labels=False)))  # 24, 24, 16: padded last batch
+    return runner, metrics, preds
+
+for name, model_fn, params in [
+    ("mlp", models.mlp_model_fn, {{"optimizer": "momentum"}}),
+    ("tpu", models.tpu_model_fn, {{"optimizer": "sgd"}}),
+]:
+    r1, m1, p1 = run(one, model_fn, params)
+    r2, m2, p2 = run(mirrored, model_fn, params)
+    assert r2.num_replicas == {n}
+    assert r2.get_variable_names() == r1.get_variable_names()
+    for var in r1.get_variable_names():
+        np.testing.assert_allclose(r2.get_variable_value(var), r1.get_variable_value(var),
+                                   rtol=1e-4, atol=1e-6, err_msg=var)
+    assert sorted(m2) == sorted(m1)
+    for key in m1:
+        np.testing.assert_allclose(m2[key], m1[key], rtol=1e-4, err_msg=key)
+    assert len(p1) == len(p2) == 64
+    for a, b in zip(p1, p2):
+        for key in a:
+            np.testing.assert_allclose(b[key], a[key], rtol=1e-4, atol=1e-6)
+    print(name, "train", r2._programs.train_tracing_count)
+
+try:
+    Runner(model_fn=models.mlp_model_fn, strategy=mirrored, train_batch_size=16).train(
+        models.input_fn(repeat=True), steps=1)
+except ValueError as error:
+    print("static:", error)
+print("batch sizes:", sorted(set(seen)))
+"""
+
+
+@pytest.mark.parametrize("n", [pytest.param(2, id="2-replicas"), pytest.param(4, id="4-replicas")])
+def test_mirrored_equals_one_device(python_subprocess, load_models_code, n):
+    out = python_subprocess(CODE.format(n=n, load_models=load_models_code))
+    assert "mlp train 1" in out and "tpu train 1" in out
+    assert f"static: With {n} replicas, train needs batches of a static size" in out
+    assert "drop_remainder=True" in out
+    # TPUEstimator semantics: model_fn sees the per-replica batch, one device the global one.
+    per_replica = 16 // n
+    assert f"(True, 'train', {per_replica})" in out and "(False, 'train', 16)" in out
+    assert f"(True, 'infer', {24 // n})" in out
