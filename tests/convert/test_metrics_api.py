@@ -170,6 +170,22 @@ def test_run_metric_fn_rejects_bad_input(metric_fn, tensors, error, match):
         LegacyMetrics().run_metric_fn(metric_fn, tensors)
 
 
+def test_collections_receive_value_and_update_op_in_tf_function():
+    legacy = LegacyMetrics()
+
+    @tf.function
+    def step(x):
+        with legacy.scope():
+            value, update_op = tf.compat.v1.metrics.mean(
+                x, metrics_collections=["values"], updates_collections=["updates"]
+            )
+        assert tf.compat.v1.get_collection("values") == [value]
+        assert tf.compat.v1.get_collection("updates") == [update_op]
+        return value
+
+    assert step(tf.constant([2.0, 4.0])).numpy() == pytest.approx(3.0)
+
+
 def test_in_a_tf1_graph_the_real_v1_metric_runs():
     legacy = LegacyMetrics()
     with legacy.scope(), tf.Graph().as_default():
@@ -255,7 +271,7 @@ spec.loader.exec_module(cases)
 batches = cases.make_batches()
 want = cases.v1_reference(batches)
 legacy = cases.LegacyMetrics()
-step = tf.function(lambda batch: legacy.run_metric_fn(cases.metric_fn, batch))
+step = tf.function(lambda batch: legacy.run_metric_fn(cases.metric_fn, batch), autograph=False)
 for batch in batches:
     step(batch)
 got = legacy.results()

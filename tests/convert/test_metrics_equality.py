@@ -278,7 +278,9 @@ def eager_results(batches):
 @pytest.fixture(scope="module")
 def function_results(batches):
     legacy = LegacyMetrics()
-    step = tf.function(lambda batch: legacy.run_metric_fn(metric_fn, batch))
+    # AutoGraph would only re-parse this file for every case lambda (they have no
+    # control flow); test_metrics_api covers the bridge under AutoGraph.
+    step = tf.function(lambda batch: legacy.run_metric_fn(metric_fn, batch), autograph=False)
     last = None
     for batch in batches:
         last = step(batch)
@@ -286,10 +288,12 @@ def function_results(batches):
     return legacy.results(), last_values, len(legacy.metrics)
 
 
-def _check(case_id, got, reference, rtol):
+def _check(case_id, got, reference, rtol, *, check_dtype=True):
     want = reference[case_id]
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 1e-1, err_msg=case_id)
     assert np.shape(got) == np.shape(want), case_id
+    if check_dtype:
+        assert np.asarray(got).dtype == np.asarray(want).dtype, case_id
 
 
 @pytest.mark.parametrize("case_id,rtol", [pytest.param(c[0], c[2], id=c[0]) for c in CASES])
@@ -327,7 +331,8 @@ print("RESULT " + json.dumps(cases.distributed_results()))
 def distributed_results():
     """In a process with two logical CPUs: the bridge under MirroredStrategy.
 
-    Returns ``{"replica": {...}, "cross_replica": {...}}``, values as lists.
+    Returns ``{"replica": {...}, "cross_replica": {...}}`` (values as lists), and the
+    same after ``reset()`` and a second pass over the batches.
     """
     from estimator_spec_compat.convert.metrics import LegacyMetrics as Bridge
 
@@ -343,7 +348,7 @@ def distributed_results():
     replica, cross = Bridge(), Bridge()
     half = BATCH // 2
 
-    @tf.function
+    @tf.function(autograph=False)
     def replica_step(batch):
         def split(context):
             start = context.replica_id_in_sync_group * half
@@ -352,16 +357,22 @@ def distributed_results():
         per_replica = strategy.experimental_distribute_values_from_function(split)
         strategy.run(lambda b: replica.run_metric_fn(fn, b), args=(per_replica,))
 
-    @tf.function
+    @tf.function(autograph=False)
     def cross_step(batch):
         return cross.run_metric_fn(cross_fn, batch)
 
-    for batch in make_batches():
-        replica_step(batch)
-        with strategy.scope():
-            cross_step(batch)
     as_lists = lambda results: {k: np.asarray(v).tolist() for k, v in results.items()}  # noqa: E731
-    return {"replica": as_lists(replica.results()), "cross_replica": as_lists(cross.results())}
+    out = {}
+    for run in ("", "_after_reset"):
+        for batch in make_batches():
+            replica_step(batch)
+            with strategy.scope():
+                cross_step(batch)
+        out["replica" + run] = as_lists(replica.results())
+        out["cross_replica" + run] = as_lists(cross.results())
+        replica.reset()
+        cross.reset()
+    return out
 
 
 def test_mirrored_strategy_equals_v1(python_subprocess, reference):
@@ -374,14 +385,14 @@ def test_mirrored_strategy_equals_v1(python_subprocess, reference):
     for context, case_ids in [
         ("replica", expected_ids),
         ("cross_replica", sorted(CROSS_REPLICA_CASES)),
+        ("replica_after_reset", expected_ids),
+        ("cross_replica_after_reset", sorted(CROSS_REPLICA_CASES)),
     ]:
         results = distributed[context]
         assert sorted(results) == case_ids, context
         for case_id in case_ids:
             try:
-                _check(
-                    case_id, np.asarray(results[case_id], np.float32), reference, DISTRIBUTED_RTOL
-                )
+                _check(case_id, results[case_id], reference, DISTRIBUTED_RTOL, check_dtype=False)
             except AssertionError as error:
                 problems.append(f"{context}: {error}")
     assert not problems, "\n".join(problems)
