@@ -350,7 +350,6 @@ def save_serving_model(export_dir, signatures, *, root=None, options=None):
     if root is None:
         root = tf.Module()
         root.exported_variables = list(signatures.variables)
-    _check_tracked(root, signatures.variables)
     parent, name = os.path.split(export_dir.rstrip("/"))
     temp_dir = os.path.join(parent, f"temp-{name}-{uuid.uuid4().hex[:8]}")
     tf.io.gfile.makedirs(parent or ".")
@@ -364,7 +363,9 @@ def save_serving_model(export_dir, signatures, *, root=None, options=None):
                 raise
             raise ValueError(
                 f"`root` ({short_repr(root)}) does not track a resource the signatures capture "
-                "(e.g. a lookup table). Assign it to an attribute of `root`.\n" + str(error)
+                "(a variable or a lookup table). Assign it to an attribute of `root` (e.g. "
+                "`root.model_variables = list(signatures.variables)`), or pass `root=None` if "
+                "the model has variables only.\n" + str(error)
             ) from None
         fix_method_names(temp_dir, signatures.method_names)
         tf.io.gfile.rename(temp_dir, export_dir, overwrite=False)
@@ -372,20 +373,6 @@ def save_serving_model(export_dir, signatures, *, root=None, options=None):
         if tf.io.gfile.exists(temp_dir):
             tf.io.gfile.rmtree(temp_dir)
     return export_dir
-
-
-def _check_tracked(root, variables):
-    tracked = set()
-    for obj in tf.train.TrackableView(root).descendants():
-        tracked.add(id(obj))
-        tracked.update(id(component) for component in getattr(obj, "values", None) or ())
-    missing = [v.name for v in variables if id(v) not in tracked]
-    if missing:
-        raise ValueError(
-            f"`root` ({short_repr(root)}) does not track variables {missing[:5]} that the "
-            "signatures capture. Assign them to an attribute of `root` (e.g. "
-            "`root.model_variables = list(signatures.variables)`) or pass `root=None`."
-        )
 
 
 def timestamped_export_dir(export_dir_base):
