@@ -1,4 +1,4 @@
-"""Two local workers train one model through the Runner under MultiWorkerMirroredStrategy."""
+"""Two local workers train one model under MultiWorkerMirroredStrategy: via the Runner and by hand."""
 
 import json
 import os
@@ -178,6 +178,7 @@ def _run_workers(tmp_path, worker_code):
 @pytest.mark.parametrize(
     "worker",
     [
+        pytest.param(_WORKER, id="runner"),
         pytest.param(_HAND_WRITTEN_WORKER, id="hand-written-tf2-step"),
     ],
 )
