@@ -269,6 +269,10 @@ try:
     run_host_call((lambda s: s, [scalar]), step=3, writer=writer)
 except ValueError as error:
     print("ERROR", error)
+try:
+    strategy.run(lambda x: run_host_call((lambda a: a, [x]), step=3), (tf.constant([1.0]),))
+except ValueError as error:
+    print("ERROR", error)
 writer.flush()
 print("REPLICAS", strategy.num_replicas_in_sync)
 """
@@ -280,6 +284,7 @@ def test_mirrored_strategy_concatenates_replicas(tmp_path, python_subprocess):
     errors = [line for line in out.splitlines() if line.startswith("ERROR")]
     assert "`host_call[1][0]` has rank 0" in errors[0]
     assert "no strategy is given" in errors[1]
+    assert "inside `strategy.run` (replica context)" in errors[2]
     events = _events(tmp_path)
     assert _scalars(events, "count") == [(1, 4.0), (2, 4.0)]
     (step1, rows1), (step2, rows2) = events["rows"]
