@@ -28,7 +28,7 @@ class MetricEntry:
       build: ``build(config_dict, name) -> keras metric``.
       update_kwargs: ``update_kwargs(v1_arguments, mask) -> update_state kwargs``;
         ``mask`` is None or a 0./1. scalar multiplied into the weights.
-      keras: the Keras metric a user rewriting the call should use, in words.
+      keras: the nearest stock Keras metric for a rewrite, and how it differs.
     """
 
     config_args: tuple
@@ -51,6 +51,7 @@ def _stock(class_name, **kwargs):
     def build(config, name):
         return getattr(tf.keras.metrics, class_name)(name=name, **kwargs)
 
+    build.served_by = f"tf.keras.metrics.{class_name}"
     return build
 
 
@@ -59,6 +60,7 @@ def _custom(class_name, *config_names, **fixed):
         options = {key: config[key] for key in config_names}
         return classes.keras_class(class_name)(**fixed, **options, name=name)
 
+    build.served_by = class_name
     return build
 
 
@@ -149,41 +151,39 @@ _RECALL_AT_K = MetricEntry(
     _AT_K,
     _custom("V1TopK", *_AT_K, kind="recall"),
     _labels_update,
-    "tf.keras.metrics.SparseTopKCategoricalAccuracy (single label) or this V1TopK",
+    "tf.keras.metrics.SparseTopKCategoricalAccuracy(k) for one label per row; none for "
+    "several labels or class_id",
 )
 _PRECISION_AT_K = dataclasses.replace(
-    _RECALL_AT_K, build=_custom("V1TopK", *_AT_K, kind="precision"), keras="V1TopK"
+    _RECALL_AT_K, build=_custom("V1TopK", *_AT_K, kind="precision"), keras="none in Keras"
 )
+
+_BOOL_NOTE = " (v1 counts any non-zero prediction as positive; Keras thresholds at 0.5)"
+_ERROR_NOTE = " (with 1-D inputs pass [N, 1] columns: Keras averages the last axis first)"
+
+
+def _count_entry(class_name):
+    keras = f"tf.keras.metrics.{class_name}{_BOOL_NOTE}"
+    return MetricEntry((), _stock(class_name), _count_update, keras)
+
+
+def _error_entry(class_name, column):
+    keras = f"tf.keras.metrics.{class_name}" + (_ERROR_NOTE if column else "")
+    return MetricEntry((), _stock(class_name), _error_update(column), keras)
+
 
 ENTRIES = {
     "mean": MetricEntry((), _stock("Mean"), _mean_update, "tf.keras.metrics.Mean"),
     "accuracy": MetricEntry((), _stock("Accuracy"), _accuracy_update, "tf.keras.metrics.Accuracy"),
-    "mean_squared_error": MetricEntry(
-        (), _stock("MeanSquaredError"), _error_update(True), "tf.keras.metrics.MeanSquaredError"
-    ),
-    "mean_absolute_error": MetricEntry(
-        (), _stock("MeanAbsoluteError"), _error_update(True), "tf.keras.metrics.MeanAbsoluteError"
-    ),
-    "root_mean_squared_error": MetricEntry(
-        (),
-        _stock("RootMeanSquaredError"),
-        _error_update(False),
-        "tf.keras.metrics.RootMeanSquaredError",
-    ),
-    "true_positives": MetricEntry(
-        (), _stock("TruePositives"), _count_update, "tf.keras.metrics.TruePositives"
-    ),
-    "false_positives": MetricEntry(
-        (), _stock("FalsePositives"), _count_update, "tf.keras.metrics.FalsePositives"
-    ),
-    "true_negatives": MetricEntry(
-        (), _stock("TrueNegatives"), _count_update, "tf.keras.metrics.TrueNegatives"
-    ),
-    "false_negatives": MetricEntry(
-        (), _stock("FalseNegatives"), _count_update, "tf.keras.metrics.FalseNegatives"
-    ),
-    "precision": MetricEntry((), _stock("Precision"), _count_update, "tf.keras.metrics.Precision"),
-    "recall": MetricEntry((), _stock("Recall"), _count_update, "tf.keras.metrics.Recall"),
+    "mean_squared_error": _error_entry("MeanSquaredError", True),
+    "mean_absolute_error": _error_entry("MeanAbsoluteError", True),
+    "root_mean_squared_error": _error_entry("RootMeanSquaredError", False),
+    "true_positives": _count_entry("TruePositives"),
+    "false_positives": _count_entry("FalsePositives"),
+    "true_negatives": _count_entry("TrueNegatives"),
+    "false_negatives": _count_entry("FalseNegatives"),
+    "precision": _count_entry("Precision"),
+    "recall": _count_entry("Recall"),
     "true_positives_at_thresholds": _thresholds_entry(
         "true_positives", "tf.keras.metrics.TruePositives(thresholds=...)"
     ),
@@ -204,7 +204,8 @@ ENTRIES = {
         ("num_thresholds", "curve", "summation_method", "thresholds"),
         _custom("V1AUC", "num_thresholds", "curve", "summation_method", "thresholds"),
         _labels_update,
-        "tf.keras.metrics.AUC (its 'interpolation' summation differs slightly from v1)",
+        "tf.keras.metrics.AUC(num_thresholds, curve) - close, not equal: Keras interpolates, "
+        "v1 sums trapezoids (or careful interpolation for PR) of rates smoothed by 1e-6",
     ),
     "mean_iou": MetricEntry(
         ("num_classes",),
@@ -216,28 +217,32 @@ ENTRIES = {
         ("num_classes",),
         _custom("V1MeanPerClassAccuracy", "num_classes"),
         _labels_update,
-        "V1MeanPerClassAccuracy (no stock Keras metric)",
+        "none in Keras",
     ),
     "mean_relative_error": MetricEntry(
         (),
         _custom("V1MeanRelativeError"),
         _relative_error_update,
-        "V1MeanRelativeError (no stock Keras metric)",
+        "none in Keras",
     ),
     "mean_cosine_distance": MetricEntry(
         ("dim",),
         _custom("V1MeanCosineDistance", "dim"),
         _labels_update,
-        "V1MeanCosineDistance (tf.keras.metrics.CosineSimilarity normalises its inputs)",
+        "1 - tf.keras.metrics.CosineSimilarity(axis=dim) for unit-norm inputs (Keras "
+        "normalises them; v1 does not)",
     ),
     "percentage_below": MetricEntry(
         ("threshold",),
         _custom("V1PercentageBelow", "threshold"),
         _values_update,
-        "V1PercentageBelow (no stock Keras metric)",
+        "tf.keras.metrics.Mean over tf.cast(values < threshold, tf.float32)",
     ),
     "mean_tensor": MetricEntry(
-        ("shape",), _custom("V1MeanTensor", "shape"), _values_update, "V1MeanTensor"
+        ("shape",),
+        _custom("V1MeanTensor", "shape"),
+        _values_update,
+        "none in Keras 3 (Keras 2 had MeanTensor)",
     ),
     "recall_at_k": _RECALL_AT_K,
     "precision_at_k": _PRECISION_AT_K,
@@ -262,25 +267,28 @@ def _custom_rate(kind, target):
             kind=kind, target=config[target], num_thresholds=config["num_thresholds"], name=name
         )
 
+    build.served_by = "V1RateAtRate"
     return build
 
 
 ENTRIES["sensitivity_at_specificity"] = _rate_entry(
     "sensitivity_at_specificity",
     "specificity",
-    "tf.keras.metrics.SensitivityAtSpecificity (other thresholds and tie-breaking than v1)",
+    "tf.keras.metrics.SensitivityAtSpecificity(specificity, num_thresholds) - other "
+    "thresholds and tie-breaking than v1",
 )
 ENTRIES["specificity_at_sensitivity"] = _rate_entry(
     "specificity_at_sensitivity",
     "sensitivity",
-    "tf.keras.metrics.SpecificityAtSensitivity (other thresholds and tie-breaking than v1)",
+    "tf.keras.metrics.SpecificityAtSensitivity(sensitivity, num_thresholds) - other "
+    "thresholds and tie-breaking than v1",
 )
 
 _AVERAGE_PRECISION = MetricEntry(
     ("k",),
     _custom("V1AveragePrecisionAtK", "k"),
     _labels_update,
-    "V1AveragePrecisionAtK (Keras has no built-in equivalent)",
+    "none in Keras",
 )
 ENTRIES["average_precision_at_k"] = _AVERAGE_PRECISION
 ENTRIES["sparse_average_precision_at_k"] = _AVERAGE_PRECISION

@@ -48,8 +48,23 @@ __all__ = ["LegacyMetrics", "to_keras_metric", "supported_v1_metrics"]
 
 
 def supported_v1_metrics():
-    """The ``tf.compat.v1.metrics`` names that :class:`LegacyMetrics` serves, sorted."""
-    return sorted(_metric_table.ENTRIES)
+    """What serves each ``tf.compat.v1.metrics`` name, and the nearest stock Keras metric.
+
+    Returns:
+      ``{v1_name: (served_by, nearest_keras)}``, sorted by name. ``served_by`` is
+      the metric class :class:`LegacyMetrics` / :func:`to_keras_metric` build (a
+      stock ``tf.keras.metrics`` class where its numerics are v1's, else one of this
+      package's ``V1*`` classes); ``nearest_keras`` says what to use in a rewrite
+      without this package and how it differs from v1.
+
+    Example::
+
+        supported_v1_metrics()["auc"]  # ("V1AUC", "tf.keras.metrics.AUC(...) - close, ...")
+    """
+    return {
+        name: (entry.build.served_by, entry.keras)
+        for name, entry in sorted(_metric_table.ENTRIES.items())
+    }
 
 
 def _read(metric):
@@ -327,8 +342,9 @@ def to_keras_metric(v1_name, **v1_kwargs):
       ``tf.keras``, and a function that takes the v1 call's tensor arguments
       (as v1 names them: ``labels``, ``predictions``, ``weights`` ...) and returns
       the keyword arguments for ``metric.update_state`` (v1's squeezing, casting
-      and weight broadcasting applied). Create the metric outside ``tf.function``
-      (under ``strategy.scope()`` if distributed).
+      and weight broadcasting applied; v1 values follow only through it, since
+      stock Keras metrics handle raw inputs their own way). Create the metric
+      outside ``tf.function`` (under ``strategy.scope()`` if distributed).
 
     Raises:
       ValueError: for an unsupported ``v1_name`` (naming the Keras replacement) or

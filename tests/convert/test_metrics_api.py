@@ -204,7 +204,8 @@ def test_to_keras_metric_gives_stock_keras_where_exact():
     metric, _ = to_keras_metric("auc", curve="PR")
     assert isinstance(metric, tf.keras.metrics.Metric)
     assert not isinstance(metric, tf.keras.metrics.AUC)
-    assert type(metric).__name__ == "V1AUC"
+    assert type(metric).__name__ == "V1AUC" == supported_v1_metrics()["auc"][0]
+    assert supported_v1_metrics()["accuracy"][0] == "tf.keras.metrics.Accuracy"
 
 
 def test_to_keras_metric_equals_v1():
