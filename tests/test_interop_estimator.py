@@ -1,7 +1,7 @@
 """Our spec classes inside the real tf.estimator machinery (estimator world only).
 
 The end-to-end tests run the same model_fn twice, once returning upstream's spec class and
-once ours, and compares what the real Estimator / TPUEstimator made of them:
+once ours, and compare what the real Estimator / TPUEstimator made of them:
 the expectations come from upstream's run (and, for the trained weights, from a
 NumPy re-computation of gradient descent), never from our own code.
 """

@@ -592,8 +592,8 @@ def _raises(fn):
 
 def _known_bug(mode, kwargs, graph_mode):
     """The known bug ``cls(mode, **kwargs)`` would hit, or None."""
-    if _raises(lambda: bool(mode == ModeKeys.TRAIN)) or not isinstance(mode == "x", bool):
-        return "B1: mode compared with `==`"
+    if not _compares_like_a_str(mode):
+        return "B1: mode compared with `==` / `!=`"
     scaffold = kwargs.get("scaffold")
     if not isinstance(scaffold, (type(None), tf.compat.v1.train.Scaffold)) and _raises(
         lambda: bool(scaffold)
@@ -618,6 +618,13 @@ def _known_bug(mode, kwargs, graph_mode):
             if _raises(lambda p=pair: sorted(p[1])):
                 return "B5: sorted(keys)"
     return None
+
+
+def _compares_like_a_str(mode):
+    try:
+        return isinstance(mode == ModeKeys.TRAIN, bool) and isinstance(mode != "x", bool)
+    except Exception:
+        return False
 
 
 def _iteration_raises_non_type_error(value):
@@ -646,10 +653,11 @@ def _bug(bug_id, reason, cls, graph_mode, make_kwargs, what=""):
 
 
 _B1 = (
-    "_validation.py:75 check_train_op (also check_loss, check_predictions, "
-    "check_export_outputs) compares `mode == ModeKeys.TRAIN` for any mode; a Tensor, Variable "
-    "or NumPy array mode raises TypeError/ValueError from TF/NumPy instead of InvalidSpecError. "
-    "Compare only when isinstance(mode, str)."
+    "_validation.py:75 check_train_op (also :36 check_loss, :110 check_predictions, :248/:257 "
+    "check_export_outputs) compares `mode == ModeKeys.TRAIN` / `mode != ...` for any mode; a "
+    "Tensor (eager, or from another graph with `!=`), Variable or NumPy array mode raises "
+    "TypeError/ValueError from TF/NumPy instead of InvalidSpecError. Compare only when "
+    "isinstance(mode, str)."
 )
 _B2 = (
     "_validation.py:333 check_scaffold evaluates `not scaffold` before `ck.strict`: a graph "
@@ -690,6 +698,7 @@ _KNOWN_BUGS = [
         for cls in (EstimatorSpec, TPUEstimatorSpec)
     ],
     _bug("B1", _B1, EstimatorSpec, False, lambda: dict(mode=np.array([1, 2])), "-numpy"),
+    _bug("B1", _B1, TPUEstimatorSpec, False, lambda: dict(mode=_OTHER_SCALAR), "-other-graph"),
     _bug(
         "B2",
         _B2,
