@@ -76,15 +76,22 @@ def _is_keras_metric(value):
 
 
 class _CallLog:
-    """One scope entry on one thread: its call count and the values it handed out."""
+    """One scope entry on one thread: its call counts and the values it handed out.
+
+    Calls are counted per graph: each ``tf.function`` trace (its own FuncGraph)
+    starts again at position 0, also when the scope was opened outside the
+    function; eager calls share one count.
+    """
 
     def __init__(self):
-        self.calls = 0
+        self.calls = {}  # graph (None when eager) -> calls made so far
         self.values = {}  # id(value) -> (value, index); the value is kept alive
 
     def next_index(self):
-        self.calls += 1
-        return self.calls - 1
+        graph = None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
+        index = self.calls.get(graph, 0)
+        self.calls[graph] = index + 1
+        return index
 
 
 class LegacyMetrics:
@@ -120,9 +127,11 @@ class LegacyMetrics:
         first and ``value`` read after the update (inside ``tf.function`` the value
         of a step includes its batch; the last step's values are the final ones).
         ``update_op`` is a tensor that depends on the update. The n-th call made
-        in a scope (per thread) reuses the n-th metric created at the first entry,
-        so a step may be traced many times without new variables; a different v1
-        function or configuration at the same position raises ``ValueError``.
+        in a scope (per thread, and per ``tf.function`` trace) reuses the n-th
+        metric created at the first entry, so a step may be traced many times
+        without new variables; a different v1 function or configuration at the
+        same position raises ``ValueError``. Open the scope once per step (as
+        :meth:`run_metric_fn` does): eager calls in one open scope keep counting.
 
         Under a ``tf.distribute`` strategy, metrics are created in the strategy's
         scope; in replica context (``strategy.run``) each replica adds its batch and

@@ -98,6 +98,22 @@ def test_retracing_reuses_the_metrics():
     assert legacy.results()["mean"] == pytest.approx((1 + 2 + 6 + 5) / 5)
 
 
+def test_each_trace_counts_from_zero_when_the_scope_is_open_outside():
+    legacy = LegacyMetrics()
+
+    @tf.function
+    def step(x):
+        tf.compat.v1.metrics.mean(x)
+        return tf.compat.v1.metrics.percentage_below(x, 2.5)[0]
+
+    with legacy.scope():
+        step(tf.constant([1.0, 2.0]))
+        below = step(tf.constant([3.0, 4.0, 5.0]))  # a second shape: a second trace
+    assert len(legacy.metrics) == 2
+    assert below.numpy() == pytest.approx(2 / 5)
+    assert legacy.results() == {0: pytest.approx(3.0), 1: pytest.approx(2 / 5)}
+
+
 def test_a_different_call_at_the_same_position_is_refused():
     legacy = LegacyMetrics()
     y, p = tf.constant([1, 0]), tf.constant([0.3, 0.6])

@@ -229,6 +229,8 @@ CROSS_REPLICA_CASES = {
     "specificity_at_sensitivity",
     "average_precision_at_k",
 }
+#: Eager strategy.run is slow; a few cases show the eager replica path.
+EAGER_REPLICA_CASES = {"accuracy", "auc_roc", "mean_iou", "recall_at_k"}
 #: replicas sum in another order than one device: a few ulp.
 DISTRIBUTED_RTOL = 1e-5
 
@@ -328,34 +330,42 @@ print("RESULT " + json.dumps(cases.distributed_results()))
 """
 
 
+def _cases_fn(case_ids):
+    def fn(**d):
+        return {case_id: call(d) for case_id, call, _ in CASES if case_id in case_ids}
+
+    return fn
+
+
 def distributed_results():
     """In a process with two logical CPUs: the bridge under MirroredStrategy.
 
-    Returns ``{"replica": {...}, "cross_replica": {...}}`` (values as lists), and the
-    same after ``reset()`` and a second pass over the batches.
+    Returns ``{context: {case_id: value as list}}`` for replica context (batches
+    split over the replicas, in tf.function, and eagerly for a few cases),
+    cross-replica context (whole batches), and both again after ``reset()`` and a
+    second pass over the batches.
     """
     from estimator_spec_compat.convert.metrics import LegacyMetrics as Bridge
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    kept = [case for case in CASES if case[0] not in NOT_DISTRIBUTED]
+    fn = _cases_fn(set(CASE_IDS) - NOT_DISTRIBUTED)
+    cross_fn = _cases_fn(CROSS_REPLICA_CASES)
+    eager_fn = _cases_fn(EAGER_REPLICA_CASES)
+    replica, cross, eager = Bridge(), Bridge(), Bridge()
 
-    def fn(**d):
-        return {case_id: call(d) for case_id, call, _ in kept}
+    def split(batch):
+        def per_replica(context):
+            start = context.replica_id_in_sync_group * (BATCH // 2)
+            return {
+                key: tf.convert_to_tensor(value)[start : start + BATCH // 2]
+                for key, value in batch.items()
+            }
 
-    def cross_fn(**d):
-        return {case_id: call(d) for case_id, call, _ in kept if case_id in CROSS_REPLICA_CASES}
-
-    replica, cross = Bridge(), Bridge()
-    half = BATCH // 2
+        return strategy.experimental_distribute_values_from_function(per_replica)
 
     @tf.function(autograph=False)
     def replica_step(batch):
-        def split(context):
-            start = context.replica_id_in_sync_group * half
-            return {key: value[start : start + half] for key, value in batch.items()}
-
-        per_replica = strategy.experimental_distribute_values_from_function(split)
-        strategy.run(lambda b: replica.run_metric_fn(fn, b), args=(per_replica,))
+        strategy.run(lambda b: replica.run_metric_fn(fn, b), args=(split(batch),))
 
     @tf.function(autograph=False)
     def cross_step(batch):
@@ -372,6 +382,9 @@ def distributed_results():
         out["cross_replica" + run] = as_lists(cross.results())
         replica.reset()
         cross.reset()
+    for batch in make_batches():
+        strategy.run(lambda b: eager.run_metric_fn(eager_fn, b), args=(split(batch),))
+    out["replica_eager"] = as_lists(eager.results())
     return out
 
 
@@ -387,6 +400,7 @@ def test_mirrored_strategy_equals_v1(python_subprocess, reference):
         ("cross_replica", sorted(CROSS_REPLICA_CASES)),
         ("replica_after_reset", expected_ids),
         ("cross_replica_after_reset", sorted(CROSS_REPLICA_CASES)),
+        ("replica_eager", sorted(EAGER_REPLICA_CASES)),
     ]:
         results = distributed[context]
         assert sorted(results) == case_ids, context
