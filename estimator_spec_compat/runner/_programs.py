@@ -21,6 +21,8 @@ import contextlib
 
 from estimator_spec_compat._compat import ModeKeys, tf
 from estimator_spec_compat._host_fn import call_host_fn
+from estimator_spec_compat.convert import serving as serving_lib
+from estimator_spec_compat.convert import signatures as signatures_lib
 from estimator_spec_compat.runner import _data, _loops, _v1_graph
 from estimator_spec_compat.runner._calls import call_model_fn
 from estimator_spec_compat.runner._metrics import EvalFunctions
@@ -223,6 +225,37 @@ class Programs:
             with self._scope():
                 out = step(element)
             yield from _emit(out, rows, predict_keys, single)
+
+
+def export(programs, export_dir_base, serving_input_receiver_fn, restore):
+    """Exports the model_fn's PREDICT graph as a serving SavedModel (Estimator's layout).
+
+    The model_fn is called on the receiver's features (labels None, PREDICT mode);
+    variables it has not made yet are made once by a first, discarded build, then
+    ``restore()`` loads the checkpoint; signatures come from ``export_outputs``
+    (`convert.signatures`), written atomically into a timestamped directory.
+    """
+
+    def model_call(features):
+        return programs._call(features, False, ModeKeys.PREDICT)
+
+    view = programs.store.plain_copies() if programs.num_replicas > 1 else contextlib.nullcontext()
+    names = set()
+
+    def build():  # a discarded v1 graph that only makes missing variables
+        with programs.store.creator_scope():
+            model_call(serving_lib.check_receiver(serving_input_receiver_fn()).features)
+
+    with view, programs._scope(build=True, record=names):
+        tf.compat.v1.wrap_function(build, [])
+    restore(names)
+    root = tf.Module()
+    with view, programs._scope():
+        signatures = signatures_lib.build_signatures(model_call, serving_input_receiver_fn)
+        root.variables_ = list(signatures.variables) + programs.store.handed_out(names)
+        return signatures_lib.export_serving_model(
+            export_dir_base, model_call, serving_input_receiver_fn, root=root
+        )
 
 
 def _predictions(spec):

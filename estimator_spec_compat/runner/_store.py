@@ -181,6 +181,16 @@ class VariableStore:
         own ``while/``, ``cond/``, ``replica_1/`` scopes are not part of TF1 names)."""
         self._bases.add(tf.get_current_name_scope())
 
+    def handed_out(self, names):
+        """The variables (or, under `plain_copies`, the copies) served for ``names``."""
+        out = []
+        for name in sorted(names):
+            entry = self._entries[name]
+            if self._use_copies and not entry.is_local:
+                entry = self._copy_of(name, entry)
+            out.append(entry.variable)
+        return out
+
     @property
     def variables(self):
         """A dict of every stored variable by TF1 name (without ``:0``)."""

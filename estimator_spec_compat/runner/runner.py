@@ -41,13 +41,13 @@ global seed.
 
 import logging
 import tempfile
-import time
 
 from estimator_spec_compat._compat import ModeKeys, tf
 from estimator_spec_compat._errors import short_repr
-from estimator_spec_compat.runner import _checkpoint, _data
+from estimator_spec_compat.runner import _checkpoint, _data, _programs
 from estimator_spec_compat.runner._calls import check_model_fn
 from estimator_spec_compat.runner._programs import Programs
+from estimator_spec_compat.runner._reporting import LoopReporter
 from estimator_spec_compat.runner.config import RunnerConfig
 from estimator_spec_compat.runner.strategy import resolve_strategy
 
@@ -142,6 +142,8 @@ class Runner:
         self.config = config
         self.strategy = _resolve_strategy(strategy)
         self._batch_sizes = sizes
+        #: The mean loss of the last training step run (None before training).
+        self.last_train_loss = None
         self._programs = Programs(
             model_fn=model_fn, strategy=self.strategy, config=config, params_for=self._params
         )
@@ -241,30 +243,23 @@ class Runner:
         return self
 
     def _train_loops(self, dataset, has_labels, start, target):
-        config = self.config
         iterator = iter(self._programs.distribute(dataset))
         infinite = bool(dataset.cardinality().numpy() == tf.data.INFINITE_CARDINALITY)
         loop = self._programs.train_loop(has_labels)
-        step, last_saved, last_log, clock = start, start, start, time.perf_counter()
-        while target is None or step < target:
-            n = (
-                config.steps_per_loop
-                if target is None
-                else min(config.steps_per_loop, target - step)
-            )
-            ran, loss = loop(iterator, tf.constant(n, tf.int64), infinite)
-            step = int(self._programs.store.global_step.numpy())
-            if int(ran) and step - last_log >= config.log_step_count_steps:
-                rate = (step - last_log) / max(time.perf_counter() - clock, 1e-9)
-                _LOG.info("loss = %g, step = %d (%.1f steps/sec)", float(loss), step, rate)
-                last_log, clock = step, time.perf_counter()
-            every = config.save_checkpoints_steps
-            if every and step - last_saved >= every:
-                self._save()
-                last_saved = step
-            if int(ran) < n:
-                break
-        self.last_train_loss = float(loss)
+        reporter = LoopReporter(self.config, self.model_dir, start, self._save)
+        step, per_loop = start, self.config.steps_per_loop
+        try:
+            while target is None or step < target:
+                n = per_loop if target is None else min(per_loop, target - step)
+                ran, loss = loop(iterator, tf.constant(n, tf.int64), infinite)
+                step = int(self._programs.store.global_step.numpy())
+                if int(ran):
+                    self.last_train_loss = float(loss)
+                    reporter.after_loop(step, self.last_train_loss)
+                if int(ran) < n:
+                    break
+        finally:
+            reporter.close()
 
     def evaluate(self, input_fn, steps=None, name=None):
         """Evaluates the latest checkpoint: ``{'loss', 'global_step', every metric}``.
@@ -314,3 +309,36 @@ class Runner:
         yield from self._programs.run_predict(
             dataset, predict_keys, yield_single_examples, self._batch_sizes[ModeKeys.PREDICT]
         )
+
+    def export_saved_model(self, export_dir_base, serving_input_receiver_fn):
+        """Exports the latest checkpoint for serving, as ``Estimator.export_saved_model``.
+
+        Example:
+          >>> receiver_fn = build_raw_serving_input_receiver_fn({"x": tf.zeros([1, 6])})
+          >>> path = runner.export_saved_model("/models/mlp", receiver_fn)
+
+        Args:
+          export_dir_base: the directory in which a timestamped export is made.
+          serving_input_receiver_fn: a function of no arguments returning a
+            ServingInputReceiver (this package's ``convert.serving`` or upstream's).
+
+        Returns:
+          The export directory (str). Signatures come from the PREDICT spec's
+          ``export_outputs`` (default: ``serving_default`` of the predictions).
+
+        Raises:
+          ValueError: if ``model_dir`` has no checkpoint (as Estimator).
+        """
+        prefix = self.latest_checkpoint()
+        if prefix is None:
+            raise ValueError(
+                f"Couldn't find trained model at {self.model_dir}. Train first (the export "
+                "serves the latest checkpoint, as Estimator.export_saved_model)."
+            )
+
+        def restore(names):
+            saved = self._programs.store.global_variables
+            _checkpoint.restore(prefix, {n: saved[n] for n in names if n in saved})
+            self._programs.store.sync_copies()
+
+        return _programs.export(self._programs, export_dir_base, serving_input_receiver_fn, restore)

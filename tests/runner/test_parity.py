@@ -144,3 +144,20 @@ def test_estimator_checkpoint_restores_into_the_runner(models, tmp_path):
     runner.train(models.input_fn(repeat=True), steps=5)  # resumes with the Estimator's slots
     assert runner.evaluate(models.input_fn())["global_step"] == STEPS + 5
     assert _compat.HAS_ESTIMATOR
+
+
+def test_export_saved_model_matches_estimator_export(models, tmp_path):
+    from estimator_spec_compat.convert.serving import build_raw_serving_input_receiver_fn
+
+    receiver_fn = build_raw_serving_input_receiver_fn({"x": tf.zeros([1, models.N_FEATURES])})
+    est = _estimator(models.mlp_model_fn, str(tmp_path), {}, tpu=False)
+    est.train(models.input_fn(repeat=True), max_steps=STEPS)
+    est_path = est.export_saved_model(str(tmp_path / "est_export"), receiver_fn).decode()
+    runner = _runner(models.mlp_model_fn, str(tmp_path), {}, tpu=False)
+    path = runner.export_saved_model(str(tmp_path / "runner_export"), receiver_fn)
+    x = tf.constant(models.data()[0])
+    expected = tf.saved_model.load(est_path).signatures["serving_default"](x=x)
+    got = tf.saved_model.load(path).signatures["serving_default"](x=x)
+    assert sorted(got) == sorted(expected)
+    for key in expected:
+        np.testing.assert_allclose(got[key].numpy(), expected[key].numpy(), rtol=RTOL, atol=1e-6)

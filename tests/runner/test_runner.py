@@ -241,3 +241,44 @@ def test_evaluate_without_checkpoint_fails_like_estimator(models, tmp_path):
 def test_input_fn_must_return_a_dataset(models, tmp_path):
     with pytest.raises(TypeError, match="must return a tf.data.Dataset"):
         _runner(models, tmp_path).train(lambda: ({"x": 1.0}, 2), steps=1)
+
+
+def test_export_saved_model_serves_what_predict_gives(models, tmp_path):
+    from estimator_spec_compat.convert.serving import build_raw_serving_input_receiver_fn
+
+    runner = _runner(models, tmp_path)
+    runner.train(models.input_fn(repeat=True), steps=8)
+    receiver_fn = build_raw_serving_input_receiver_fn({"x": tf.zeros([1, models.N_FEATURES])})
+    path = runner.export_saved_model(str(tmp_path / "export"), receiver_fn)
+    x, _ = models.data()
+    served = tf.saved_model.load(path).signatures["serving_default"](x=tf.constant(x))
+    predicted = list(runner.predict(models.input_fn(labels=False), yield_single_examples=False))
+    np.testing.assert_allclose(
+        served["probs"].numpy(), np.concatenate([b["probs"] for b in predicted]), rtol=1e-6
+    )
+
+
+def test_export_without_checkpoint_fails_like_estimator(models, tmp_path):
+    with pytest.raises(ValueError, match="Couldn't find trained model"):
+        _runner(models, tmp_path).export_saved_model(str(tmp_path / "e"), lambda: None)
+
+
+def test_model_fn_without_labels_argument(models, tmp_path):
+    def model_fn(features, mode, params):
+        return models.mlp_model_fn(features, None, mode, params)
+
+    runner = _runner(models, tmp_path, model_fn)
+    with pytest.raises(ValueError, match="does not take `labels`"):
+        runner.train(models.input_fn(repeat=True), steps=1)
+
+
+def test_loss_summaries_every_save_summary_steps(models, tmp_path):
+    config = RunnerConfig(steps_per_loop=2, save_summary_steps=4)
+    runner = _runner(models, tmp_path, config=config)
+    runner.train(models.input_fn(repeat=True), steps=8)
+    steps_by_tag = {}
+    for path in tf.io.gfile.glob(str(tmp_path / "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                steps_by_tag.setdefault(value.tag, []).append(event.step)
+    assert steps_by_tag == {"loss": [4, 8], "global_step/sec": [4, 8]}

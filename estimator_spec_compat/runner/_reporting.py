@@ -1,0 +1,72 @@
+"""Between training loops: logs, summaries and checkpoints, on RunConfig's schedules.
+
+They happen at loop boundaries (every ``steps_per_loop`` steps), the first
+boundary at or after each due step, as TPUEstimator did with
+``iterations_per_loop``. Summaries are Estimator's own: ``loss`` and
+``global_step/sec`` in ``model_dir``'s event files.
+"""
+
+import logging
+import time
+
+from estimator_spec_compat._compat import tf
+
+_LOG = logging.getLogger("estimator_spec_compat.runner")
+
+
+class LoopReporter:
+    """Acts on the schedules of a `RunnerConfig` after each training loop.
+
+    Args:
+      config: the `RunnerConfig`.
+      model_dir: where summaries go.
+      start_step: the global step training starts from.
+      save: a callable writing a checkpoint.
+    """
+
+    def __init__(self, config, model_dir, start_step, save):
+        self._config = config
+        self._model_dir = model_dir
+        self._save = save
+        self._last = {"log": start_step, "summary": start_step, "save": start_step}
+        self._clock = {"log": time.perf_counter(), "summary": time.perf_counter()}
+        self._writer = None
+
+    def _due(self, what, every, step):
+        return bool(every) and step - self._last[what] >= every
+
+    def _rate(self, what, step):
+        now = time.perf_counter()
+        rate = (step - self._last[what]) / max(now - self._clock[what], 1e-9)
+        self._last[what], self._clock[what] = step, now
+        return rate
+
+    def after_loop(self, step, loss):
+        """Logs, writes summaries and saves, each if due at ``step``."""
+        config = self._config
+        if self._due("log", config.log_step_count_steps, step):
+            rate = self._rate("log", step)
+            _LOG.info("loss = %g, step = %d (%.1f global_step/sec)", loss, step, rate)
+        if self._due("summary", config.save_summary_steps, step):
+            rate = self._rate("summary", step)
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(self._model_dir)
+            with self._writer.as_default(step=step):
+                _scalar("loss", loss)
+                _scalar("global_step/sec", rate)
+            self._writer.flush()
+        if self._due("save", config.save_checkpoints_steps, step):
+            self._save()
+            self._last["save"] = step
+
+    def close(self):
+        """Flushes and closes the summary writer."""
+        if self._writer is not None:
+            self._writer.close()
+
+
+def _scalar(tag, value):
+    """A TensorBoard scalar via ``tf.summary.write`` (no tensorboard package needed)."""
+    plugin = tf.compat.v1.SummaryMetadata.PluginData(plugin_name="scalars")
+    metadata = tf.compat.v1.SummaryMetadata(plugin_data=plugin)
+    tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata.SerializeToString())
