@@ -8,7 +8,8 @@ The extras pick a world:
 
 * ``[estimator]``: the real tensorflow-estimator 2.15.0 (needs TF 2.15.x).
 * ``[modern]``: TF >= 2.16 with tf-keras, for model_fns using
-  ``tf.compat.v1.layers`` (set ``TF_USE_LEGACY_KERAS=1``).
+  ``tf.compat.v1.layers`` (set ``TF_USE_LEGACY_KERAS=1``), and tensorboard,
+  which TF >= 2.16 no longer installs but ``tf.summary.scalar`` needs.
 * ``[tf]`` / ``[tf-cpu]``: convenience extras that also install TF.
 * ``[test]``: what the test suite needs.
 """
@@ -34,7 +35,7 @@ setup(
     install_requires=[],
     extras_require={
         "estimator": ["tensorflow-estimator==2.15.0"],
-        "modern": ["tf-keras>=2.16"],
+        "modern": ["tf-keras>=2.16", "tensorboard>=2.16"],
         "tf": ["tensorflow>=2.15"],
         "tf-cpu": ["tensorflow-cpu>=2.15"],
         "test": ["pytest>=7", "hypothesis>=6"],
