@@ -1,42 +1,46 @@
 """`Runner`: an unchanged legacy Estimator model_fn, trained and evaluated under TF2.
 
-Design (measured on TF 2.15.1 and 2.21.0; why not ``make_template``: v1
-optimizers fail creating their slots inside a template, and under
-MirroredStrategy variables cannot be created inside ``strategy.run``):
+Design (measured on TF 2.15.1 and 2.21.0, CPU; tested against the real Estimator).
+What failed first: ``tf.compat.v1.make_template`` cannot make v1 optimizer slots,
+variables cannot be made inside ``strategy.run``, and ``tf.function`` runs every
+stateful op a model_fn builds (a train_op built in EVAL mode trains).
 
-1. **One variable store** (`_store.VariableStore`), not ``make_template``. A
-   ``tf.variable_creator_scope`` intercepts every variable creation; names are
-   the TF1 names (``dense/kernel``, ``dense/kernel/Adam``, ``beta1_power``,
-   ``global_step``), so Estimator checkpoints map onto them one to one.
-2. **A build trace per mode**, never executed: ``tf.function(step)
-   .get_concrete_function(...)`` with the store open. It runs the model_fn once
-   outside any replica context, which creates every variable (weights, v1
-   optimizer slots and non-slot variables, metric variables) lifted out of the
-   graph with ``tf.init_scope()``, under ``strategy.scope()``. Every later
-   trace, also inside ``strategy.run``, only gets stored variables back, so
-   nothing is ever created in a replica context or on a retrace.
-3. **TF1 graph state per trace**: the store puts the global step in each trace
-   graph's GLOBAL_STEP collection (``get_global_step()`` finds it) and each
-   variable in the collections TF1 would (v1 optimizers find ``var_list``
-   there); UPDATE_OPS / REGULARIZATION_LOSSES are the trace graph's own, as in
-   an Estimator graph; the model_fn uses them as it did.
-4. **The model_fn's own train_op**: v1 optimizers run as written. In a replica
-   context they all-reduce gradients themselves (``merge_call``); the runner
-   turns on the strategy's Estimator loss scaling, so ``_scale_loss`` divides a
-   mean loss by the replica count, exactly as Estimator did.
-5. **Many steps per call**: ``steps_per_loop`` steps in one ``tf.function`` with a
-   ``tf.while_loop`` (the step count is a tensor: no retrace for a short last
-   loop). Checkpoints, logs and summaries happen between loops.
-6. **Evaluation** runs the v1 metric ops as returned (``tf.compat.v1.metrics``
-   variables live in the store, reset per ``evaluate``); each step returns the
-   values read after the updates, so the last step's values are the result.
-   TPUEstimatorSpec ``eval_metrics`` get TPU semantics: the tensors are gathered
-   across replicas, then ``metric_fn`` runs once in cross-replica context.
+1. **A variable store** (`_store`), not make_template: a variable creator that TF
+   calls before any other (strategy and tf.function creators included) serves
+   each creation by its TF1 name (``dense/kernel``, ``dense/kernel/Adam``,
+   ``beta1_power``, ``global_step``; the runner's own ``while/``, ``cond/``,
+   ``replica_1/`` scopes stripped). A name is created once, lifted out of the
+   graph with ``tf.init_scope()`` under ``strategy.scope()``, and only during a
+   build; later traces get the stored variable back. Estimator checkpoints map
+   onto these names one to one, in both directions (`_checkpoint`).
+2. **Fresh TF1 graph state per call**: the store clears the collections a
+   tf.function graph shares with its outer graph (variable lists, v1 variable
+   store), puts the global step in GLOBAL_STEP, and adds each variable it hands
+   out to the collections TF1 would; UPDATE_OPS and REGULARIZATION_LOSSES are
+   the call's own, as in an Estimator graph.
+3. **Session semantics by pruning** (`_v1_graph`): on one replica (and in EVAL
+   and PREDICT always) the model_fn is traced once into a v1 graph with
+   ``tf.compat.v1.wrap_function`` and pruned to the fetches Estimator fetched
+   (loss + train_op; metric updates; predictions). That tracing, with the store
+   open, is also the build. Metric values are read once after the last batch.
+4. **Several replicas** (`_programs`): v1 optimizers all-reduce in replica context
+   through ``merge_call``, so the TRAIN model_fn runs inside ``strategy.run``;
+   a build trace outside any replica context (never run; the global step a
+   stand-in) makes the variables first. The strategy's Estimator loss scaling
+   is on, so v1 optimizers divide a mean loss by the replica count, as Estimator
+   did. EVAL/PREDICT run the pruned graph on each replica over plain copies of
+   the weights; TPU ``eval_metrics`` and ``host_call`` tensors are gathered across
+   replicas first (TPU semantics); metric variables are plain, updated by every
+   replica, so results equal one device's.
+5. **Many steps per call** (`_loops`): ``steps_per_loop`` steps in one
+   ``tf.function`` (``autograph=False``: the model_fn is not converted) with a
+   ``tf.while_loop``; the step count is a tensor, so nothing retraces. Logs,
+   summaries and checkpoints happen between loops (`_reporting`).
 
-Differences from Estimator: ``tf.function`` runs every stateful op the model_fn
-creates, where a Session ran only what ``train_op`` depended on; SessionRunHooks
-are not run (there is no Session); graph-level ``tf_random_seed`` becomes TF's
-global seed.
+Known differences from Estimator: a TRAIN step under several replicas runs
+every stateful op the model_fn builds (no pruning in replica context);
+SessionRunHooks are not run (no Session); graph-level ``tf_random_seed`` is TF's
+global seed set before tracing (seeded ops give Estimator's values).
 """
 
 import logging

@@ -68,6 +68,8 @@ def test_steps_per_loop_never_retraces(models, tmp_path):
     runner.train(models.input_fn(repeat=True), steps=5)
     assert runner._programs.train_tracing_count == 1
     assert runner.evaluate(models.input_fn())["global_step"] == 15
+    runner.evaluate(models.input_fn(batch_size=8))  # 8 batches: loops of 3, 3, 2
+    assert runner._programs._loops["eval"].experimental_get_tracing_count() == 1
 
 
 def test_finite_input_stops_training_at_its_end(models, tmp_path):
@@ -282,3 +284,17 @@ def test_loss_summaries_every_save_summary_steps(models, tmp_path):
             for value in event.summary.value:
                 steps_by_tag.setdefault(value.tag, []).append(event.step)
     assert steps_by_tag == {"loss": [4, 8], "global_step/sec": [4, 8]}
+
+
+def test_tpu_host_call_runs_every_step_on_the_batch(models, tmp_path):
+    total = tf.Variable(0.0)
+
+    def model_fn(features, labels, mode, params):
+        spec = models.tpu_model_fn(features, labels, mode, params)
+        host_fn = lambda x: total.assign_add(tf.reduce_sum(x))  # noqa: E731
+        return spec._replace(host_call=(host_fn, [features["x"]])) if mode == "train" else spec
+
+    runner = _runner(models, tmp_path, model_fn, train_batch_size=16)
+    runner.train(models.input_fn(drop_remainder=True), steps=10)  # 4 batches: the whole data
+    x, _ = models.data()
+    assert total.numpy() == pytest.approx(x.sum(), rel=1e-5)
