@@ -218,7 +218,9 @@ class VariableStore:
         if self._use_copies and not entry.is_local:
             entry = self._copy_of(name, entry)
         if not tf.executing_eagerly():
-            for key in entry.collections:
+            # Local/metric variables stay out of the collections: upstream's EstimatorSpec
+            # puts LOCAL_VARIABLES in a set(), and TF2 variables are unhashable.
+            for key in set(entry.collections) - _LOCAL_COLLECTIONS:
                 if not any(v is entry.variable for v in graph.get_collection(key)):
                     graph.add_to_collection(key, entry.variable)
         return entry.variable

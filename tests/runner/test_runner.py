@@ -298,3 +298,40 @@ def test_tpu_host_call_runs_every_step_on_the_batch(models, tmp_path):
     runner.train(models.input_fn(drop_remainder=True), steps=10)  # 4 batches: the whole data
     x, _ = models.data()
     assert total.numpy() == pytest.approx(x.sum(), rel=1e-5)
+
+
+def _duck_spec(spec):
+    fields = ("mode", "predictions", "loss", "train_op", "eval_metric_ops", "export_outputs")
+    duck = __import__("collections").namedtuple("DuckSpec", fields)
+    return duck(*(getattr(spec, f) for f in fields))
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        pytest.param(_duck_spec, id="duck-typed"),
+        pytest.param(
+            lambda s: (
+                tf.estimator.EstimatorSpec(
+                    s.mode,
+                    predictions=s.predictions,
+                    loss=s.loss,
+                    train_op=s.train_op,
+                    eval_metric_ops=s.eval_metric_ops,
+                )
+                if s.mode != ModeKeys.PREDICT
+                else tf.estimator.EstimatorSpec(s.mode, predictions=s.predictions)
+            ),
+            id="upstream",
+            marks=pytest.mark.estimator_world,
+        ),
+    ],
+)
+def test_any_spec_with_the_fields_works(models, tmp_path, wrap):
+    def model_fn(features, labels, mode, params):
+        return wrap(models.mlp_model_fn(features, labels, mode, params))
+
+    runner = _runner(models, tmp_path, model_fn)
+    runner.train(models.input_fn(repeat=True), steps=4)
+    assert runner.evaluate(models.input_fn())["global_step"] == 4
+    assert len(list(runner.predict(models.input_fn(labels=False)))) == 64
