@@ -13,64 +13,18 @@ import functools
 
 from estimator_spec_compat import _compat
 from estimator_spec_compat.convert import _metric_math as math
+from estimator_spec_compat.convert._metric_base import V1MeanBase, V1State
+from estimator_spec_compat.convert._metric_topk import V1AveragePrecisionAtKMixin, V1TopKMixin
 
 tf = _compat.tf
 
 
-class _V1State:
-    """Mixin: named state variables that ``update_state`` adds increments to.
-
-    Subclasses define ``_state_spec()`` -> ``{name: (shape, dtype)}``, compute
-    increments in ``update_state`` and pass them to ``_accumulate``, and read the
-    state with ``_read(name)`` in ``result()``.
-    """
-
-    def __init__(self, *, name, dtype=None):
-        super().__init__(name=name, dtype=dtype)
-        self._state_names = []
-        for var_name, (shape, var_dtype) in self._state_spec().items():
-            variable = self.add_weight(
-                name=var_name, shape=shape, initializer="zeros", dtype=var_dtype
-            )
-            setattr(self, "v1_" + var_name, variable)
-            self._state_names.append(var_name)
-
-    def _state_spec(self):
-        raise NotImplementedError
-
-    def _read(self, var_name):
-        return tf.convert_to_tensor(getattr(self, "v1_" + var_name))
-
-    def reset_state(self):
-        for var_name in self._state_names:
-            variable = getattr(self, "v1_" + var_name)
-            variable.assign(tf.zeros(variable.shape, variable.dtype))
-
-    def _accumulate(self, **increments):
-        for var_name, increment in increments.items():
-            variable = getattr(self, "v1_" + var_name)
-            variable.assign_add(tf.cast(increment, variable.dtype))
-
-
-class _V1MeanBase(_V1State):
-    """Mixin: v1 ``mean`` (``total`` / ``count``) over per-element values."""
-
-    def _state_spec(self):
-        return {"total": ((), tf.float32), "count": ((), tf.float32)}
-
-    def _add_values(self, values, weights):
-        total, count = math.mean_increments(values, weights)
-        self._accumulate(total=total, count=count)
-
-    def result(self):
-        return math.mean_value(self._read("total"), self._read("count"))
-
-
-class _V1PercentageBelow(_V1MeanBase):
+class _V1PercentageBelow(V1MeanBase):
     """v1 ``percentage_below``: weighted fraction of ``values < threshold``."""
 
     def __init__(self, threshold, *, name="percentage_below_threshold", dtype=None):
         self.threshold = float(threshold)
+        self._v1_args = {"threshold": self.threshold}
         super().__init__(name=name, dtype=dtype)
 
     def update_state(self, values, sample_weight=None):
@@ -79,7 +33,7 @@ class _V1PercentageBelow(_V1MeanBase):
         self._add_values(below, sample_weight)
 
 
-class _V1MeanRelativeError(_V1MeanBase):
+class _V1MeanRelativeError(V1MeanBase):
     """v1 ``mean_relative_error``: mean of ``|y_true - y_pred| / normalizer`` (0 where it is 0)."""
 
     def __init__(self, *, name="mean_relative_error", dtype=None):
@@ -92,7 +46,7 @@ class _V1MeanRelativeError(_V1MeanBase):
         self._add_values(errors, weights)
 
 
-class _V1MeanCosineDistance(_V1MeanBase):
+class _V1MeanCosineDistance(V1MeanBase):
     """v1 ``mean_cosine_distance``: ``1 - mean(sum(y_true * y_pred, axis=dim))``.
 
     Like v1, inputs are expected to be unit-normalised already.
@@ -100,6 +54,7 @@ class _V1MeanCosineDistance(_V1MeanBase):
 
     def __init__(self, dim, *, name="mean_cosine_distance", dtype=None):
         self.dim = int(dim)
+        self._v1_args = {"dim": self.dim}
         super().__init__(name=name, dtype=dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -110,11 +65,12 @@ class _V1MeanCosineDistance(_V1MeanBase):
         return tf.subtract(1.0, super().result())
 
 
-class _V1MeanTensor(_V1State):
+class _V1MeanTensor(V1State):
     """v1 ``mean_tensor``: element-wise weighted mean, shape fixed at construction."""
 
     def __init__(self, shape, *, name="mean_tensor", dtype=None):
         self.value_shape = tuple(int(d) for d in shape)
+        self._v1_args = {"shape": list(self.value_shape)}
         super().__init__(name=name, dtype=dtype)
 
     def _state_spec(self):
@@ -147,7 +103,7 @@ _THRESHOLD_KINDS = {
 }
 
 
-class _V1AtThresholds(_V1State):
+class _V1AtThresholds(V1State):
     """v1 ``<kind>_at_thresholds``: one value per threshold, in the order given.
 
     ``kind`` is one of true_positives, false_positives, true_negatives,
@@ -160,6 +116,7 @@ class _V1AtThresholds(_V1State):
             raise ValueError(f"`kind` ({kind!r}) must be one of {sorted(_THRESHOLD_KINDS)}.")
         self.kind = kind
         self.thresholds = [float(t) for t in thresholds]
+        self._v1_args = {"kind": kind, "thresholds": list(self.thresholds)}
         super().__init__(name=name or f"{kind}_at_thresholds", dtype=dtype)
 
     def _state_spec(self):
@@ -180,7 +137,7 @@ class _V1AtThresholds(_V1State):
         return self._read(_THRESHOLD_KINDS[self.kind][0])
 
 
-class _V1AUC(_V1State):
+class _V1AUC(V1State):
     """v1 ``auc``: same thresholds, same epsilons, same summation methods.
 
     Unlike ``tf.keras.metrics.AUC`` (``summation_method='interpolation'``), this
@@ -210,6 +167,12 @@ class _V1AUC(_V1State):
         self.curve = curve
         self.summation_method = summation_method
         self.thresholds = math.auc_thresholds(int(num_thresholds), thresholds)
+        self._v1_args = {
+            "num_thresholds": int(num_thresholds),
+            "curve": curve,
+            "summation_method": summation_method,
+            "thresholds": None if thresholds is None else [float(t) for t in thresholds],
+        }
         super().__init__(name=name, dtype=dtype)
 
     def _state_spec(self):
@@ -230,7 +193,7 @@ class _V1AUC(_V1State):
         )
 
 
-class _V1RateAtRate(_V1State):
+class _V1RateAtRate(V1State):
     """v1 ``sensitivity_at_specificity`` / ``specificity_at_sensitivity``.
 
     ``kind`` names the v1 function; ``target`` is its ``specificity`` /
@@ -253,6 +216,11 @@ class _V1RateAtRate(_V1State):
         sign = 1.0 if kind == "sensitivity_at_specificity" else -1.0
         top = 1.0 + sign * math.AUC_KEPSILON
         self.thresholds = math.rate_thresholds(int(num_thresholds), top=top)
+        self._v1_args = {
+            "kind": kind,
+            "target": self.target,
+            "num_thresholds": int(num_thresholds),
+        }
         super().__init__(name=name or kind, dtype=dtype)
 
     def _state_spec(self):
@@ -272,31 +240,12 @@ class _V1RateAtRate(_V1State):
         return math.specificity_at_sensitivity_value(tp, tn, fp, fn, self.target)
 
 
-class _V1AveragePrecisionAtK(_V1State):
-    """v1 ``average_precision_at_k``: weighted mean over rows of average precision at k."""
-
-    def __init__(self, k, *, name=None, dtype=None):
-        self.k = int(k)
-        if self.k < 1:
-            raise ValueError(f"`k` ({k}) must be >= 1.")
-        super().__init__(name=name or f"average_precision_at_{self.k}", dtype=dtype)
-
-    def _state_spec(self):
-        return {"total": ((), tf.float64), "max": ((), tf.float64)}
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        total, maximum = math.average_precision_increments(y_true, y_pred, self.k, sample_weight)
-        self._accumulate(total=total, max=maximum)
-
-    def result(self):
-        return tf.math.divide_no_nan(self._read("total"), self._read("max"))
-
-
-class _V1MeanIoU(_V1State):
+class _V1MeanIoU(V1State):
     """v1 ``mean_iou``: a float64 confusion matrix and v1's IoU average."""
 
     def __init__(self, num_classes, *, name="mean_iou", dtype=None):
         self.num_classes = int(num_classes)
+        self._v1_args = {"num_classes": self.num_classes}
         super().__init__(name=name, dtype=dtype)
 
     def _state_spec(self):
@@ -312,11 +261,12 @@ class _V1MeanIoU(_V1State):
         return math.mean_iou_value(self._read("total_confusion_matrix"))
 
 
-class _V1MeanPerClassAccuracy(_V1State):
+class _V1MeanPerClassAccuracy(V1State):
     """v1 ``mean_per_class_accuracy``: mean over classes of per-class weighted accuracy."""
 
     def __init__(self, num_classes, *, name="mean_accuracy", dtype=None):
         self.num_classes = int(num_classes)
+        self._v1_args = {"num_classes": self.num_classes}
         super().__init__(name=name, dtype=dtype)
 
     def _state_spec(self):
@@ -331,71 +281,28 @@ class _V1MeanPerClassAccuracy(_V1State):
         return math.per_class_accuracy_value(self._read("total"), self._read("count"))
 
 
-class _V1TopK(_V1State):
-    """v1 ``recall_at_k`` / ``precision_at_k`` (and the ``*_at_top_k`` forms).
-
-    ``update_state(y_true, y_pred)`` takes scores [..., num_classes] and keeps
-    their top ``k``; ``update_state(y_true, predictions_idx=...)`` takes top-k
-    indices directly. ``y_true`` holds class ids (dense or SparseTensor), as in v1.
-    """
-
-    def __init__(self, kind, k=None, class_id=None, *, name=None, dtype=None):
-        if kind not in ("recall", "precision"):
-            raise ValueError(f"`kind` ({kind!r}) must be 'recall' or 'precision'.")
-        self.kind = kind
-        self.k = None if k is None else int(k)
-        self.class_id = None if class_id is None else int(class_id)
-        super().__init__(name=name or f"{kind}_at_k", dtype=dtype)
-
-    def _state_spec(self):
-        return {"tp": ((), tf.float64), "other": ((), tf.float64)}
-
-    def update_state(self, y_true, y_pred=None, sample_weight=None, predictions_idx=None):
-        if predictions_idx is None:
-            if y_pred is None or self.k is None:
-                raise ValueError("`y_pred` and `k` are needed when `predictions_idx` is not given.")
-            _, predictions_idx = tf.math.top_k(y_pred, self.k)
-        tp, other = math.top_k_counts(
-            y_true,
-            predictions_idx,
-            class_id=self.class_id,
-            weights=sample_weight,
-            other="fn" if self.kind == "recall" else "fp",
-        )
-        self._accumulate(tp=tp, other=other)
-
-    def result(self):
-        tp = self._read("tp")
-        return tf.math.divide(tp, tf.math.add(tp, self._read("other")))
-
-
+#: Public class name -> the mixin holding its behaviour.
 MIXINS = {
-    cls.__name__.lstrip("_"): cls
-    for cls in (
-        _V1PercentageBelow,
-        _V1MeanRelativeError,
-        _V1MeanCosineDistance,
-        _V1MeanTensor,
-        _V1AtThresholds,
-        _V1AUC,
-        _V1MeanIoU,
-        _V1MeanPerClassAccuracy,
-        _V1TopK,
-        _V1RateAtRate,
-        _V1AveragePrecisionAtK,
-    )
+    "V1PercentageBelow": _V1PercentageBelow,
+    "V1MeanRelativeError": _V1MeanRelativeError,
+    "V1MeanCosineDistance": _V1MeanCosineDistance,
+    "V1MeanTensor": _V1MeanTensor,
+    "V1AtThresholds": _V1AtThresholds,
+    "V1AUC": _V1AUC,
+    "V1RateAtRate": _V1RateAtRate,
+    "V1MeanIoU": _V1MeanIoU,
+    "V1MeanPerClassAccuracy": _V1MeanPerClassAccuracy,
+    "V1TopK": V1TopKMixin,
+    "V1AveragePrecisionAtK": V1AveragePrecisionAtKMixin,
 }
 
 
 @functools.cache
-def _bind(mixin, base):
-    return type(
-        mixin.__name__.lstrip("_"),
-        (mixin, base),
-        {"__module__": __name__, "__doc__": mixin.__doc__},
-    )
+def _bind(name, base):
+    mixin = MIXINS[name]
+    return type(name, (mixin, base), {"__module__": __name__, "__doc__": mixin.__doc__})
 
 
 def keras_class(name):
     """The class ``name`` (a key of ``MIXINS``) bound to the active ``tf.keras.metrics.Metric``."""
-    return _bind(MIXINS[name], tf.keras.metrics.Metric)
+    return _bind(name, tf.keras.metrics.Metric)

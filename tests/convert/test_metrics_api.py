@@ -224,6 +224,26 @@ def test_to_keras_metric_gives_stock_keras_where_exact():
     assert supported_v1_metrics()["accuracy"][0] == "tf.keras.metrics.Accuracy"
 
 
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        pytest.param("auc", {"curve": "PR", "thresholds": [0.2, 0.6]}, id="auc"),
+        pytest.param("recall_at_thresholds", {"thresholds": [0.5]}, id="at-thresholds"),
+        pytest.param("mean_iou", {"num_classes": 3}, id="mean_iou"),
+        pytest.param("precision_at_k", {"k": 2, "class_id": 1}, id="top-k"),
+        pytest.param("sensitivity_at_specificity", {"specificity": 0.3}, id="rate"),
+        pytest.param("mean_tensor", {"shape": (2, 3)}, id="mean_tensor"),
+        pytest.param("percentage_below", {"threshold": 0.25}, id="percentage_below"),
+    ],
+)
+def test_v1_classes_round_trip_through_their_config(name, kwargs):
+    metric, _ = to_keras_metric(name, **kwargs)
+    config = metric.get_config()
+    rebuilt = type(metric).from_config(config)
+    assert rebuilt.get_config() == config
+    assert [v.shape for v in rebuilt.variables] == [v.shape for v in metric.variables]
+
+
 def test_to_keras_metric_equals_v1():
     batches = _batches()
 
