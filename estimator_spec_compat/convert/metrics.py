@@ -41,30 +41,11 @@ import threading
 
 from estimator_spec_compat import _compat
 from estimator_spec_compat.convert import _metric_config, _metric_patch, _metric_table
+from estimator_spec_compat.convert._metric_mapping import supported_v1_metrics, to_keras_metric
 
 tf = _compat.tf
 
 __all__ = ["LegacyMetrics", "to_keras_metric", "supported_v1_metrics"]
-
-
-def supported_v1_metrics():
-    """What serves each ``tf.compat.v1.metrics`` name, and the nearest stock Keras metric.
-
-    Returns:
-      ``{v1_name: (served_by, nearest_keras)}``, sorted by name. ``served_by`` is
-      the metric class :class:`LegacyMetrics` / :func:`to_keras_metric` build (a
-      stock ``tf.keras.metrics`` class where its numerics are v1's, else one of this
-      package's ``V1*`` classes); ``nearest_keras`` says what to use in a rewrite
-      without this package and how it differs from v1.
-
-    Example::
-
-        supported_v1_metrics()["auc"]  # ("V1AUC", "tf.keras.metrics.AUC(...) - close, ...")
-    """
-    return {
-        name: (entry.build.served_by, entry.keras)
-        for name, entry in sorted(_metric_table.ENTRIES.items())
-    }
 
 
 def _read(metric):
@@ -245,17 +226,44 @@ class LegacyMetrics:
                 "arguments of metric_fn) or a dict (keyword arguments)."
             )
         with self.scope():
-            log = self._current_log()
             ops = metric_fn(**tensors) if isinstance(tensors, dict) else metric_fn(*tensors)
-            self._record_keys(ops, log)
+            if not isinstance(ops, dict):
+                raise TypeError(
+                    f"`metric_fn` must return a dict of eval_metric_ops, got {type(ops).__name__}."
+                )
+            self.track(ops)
         return ops
 
-    def _record_keys(self, ops, log):
-        if not isinstance(ops, dict):
-            raise TypeError(
-                f"`metric_fn` must return a dict of eval_metric_ops, got {type(ops).__name__}."
+    def track(self, eval_metric_ops):
+        """Keys :meth:`results` by an ``eval_metric_ops`` dict built in the open scope.
+
+        :meth:`run_metric_fn` does this itself; call it for a ``model_fn`` whose
+        ``EstimatorSpec.eval_metric_ops`` came from v1 calls made in this scope.
+
+        Args:
+          eval_metric_ops: dict of ``(value, update_op)`` pairs or Keras metrics.
+
+        Returns:
+          ``eval_metric_ops``, unchanged.
+
+        Raises:
+          ValueError: if this thread has no open :meth:`scope`.
+          TypeError: if ``eval_metric_ops`` is not such a dict.
+
+        Example::
+
+            with legacy.scope():
+                spec = model_fn(features, labels, mode="eval", params=params)
+                legacy.track(spec.eval_metric_ops)
+        """
+        if not self._logs():
+            raise ValueError(
+                "`track` must be called inside `scope()` (on the thread that made the calls)."
             )
-        for key, op in ops.items():
+        if not isinstance(eval_metric_ops, dict):
+            raise TypeError(f"`eval_metric_ops` ({type(eval_metric_ops).__name__}) must be a dict.")
+        log = self._current_log()
+        for key, op in eval_metric_ops.items():
             if _is_keras_metric(op):
                 self._passthrough[key] = op
             elif isinstance(op, tuple) and len(op) == 2:
@@ -267,6 +275,7 @@ class LegacyMetrics:
                     f"eval_metric_ops[{key!r}] ({op!r}) must be a (value, update_op) tuple "
                     "or a Keras metric object."
                 )
+        return eval_metric_ops
 
     # -- reading and resetting ----------------------------------------------------------
 
@@ -332,57 +341,3 @@ def _update_and_read(metric, entry, arguments):
 def _no_autograph(function):
     """``function`` as AutoGraph should take it: plain python, nothing to convert."""
     return tf.autograph.experimental.do_not_convert(function)
-
-
-# -- the explicit mapping ---------------------------------------------------------------
-
-
-def to_keras_metric(v1_name, **v1_kwargs):
-    """The Keras metric to use instead of ``tf.compat.v1.metrics.<v1_name>``.
-
-    Args:
-      v1_name: a name from :func:`supported_v1_metrics`, e.g. ``"auc"``.
-      **v1_kwargs: the v1 call's configuration arguments (``num_thresholds``,
-        ``curve``, ``summation_method``, ``thresholds``, ``num_classes``, ``dim``,
-        ``threshold``, ``k``, ``class_id``, ``name``; ``shape`` for ``mean_tensor``).
-
-    Returns:
-      ``(metric, to_update_kwargs)``: a fresh Keras metric of the active
-      ``tf.keras``, and a function that takes the v1 call's tensor arguments
-      (as v1 names them: ``labels``, ``predictions``, ``weights`` ...) and returns
-      the keyword arguments for ``metric.update_state`` (v1's squeezing, casting
-      and weight broadcasting applied; v1 values follow only through it, since
-      stock Keras metrics handle raw inputs their own way). Create the metric
-      outside ``tf.function`` (under ``strategy.scope()`` if distributed).
-
-    Raises:
-      ValueError: for an unsupported ``v1_name`` (naming the Keras replacement) or
-        a bad configuration value.
-      TypeError: for an unknown argument.
-
-    Example::
-
-        auc, to_kwargs = to_keras_metric("auc", num_thresholds=50, curve="PR")
-        auc.update_state(**to_kwargs(labels=y, predictions=p, weights=w))
-        auc.result()
-    """
-    if v1_name not in _metric_table.ENTRIES:
-        raise ValueError(_metric_table.unsupported_message(v1_name))
-    entry = _metric_table.ENTRIES[v1_name]
-    allowed = {*entry.config_args, "name"}
-    unknown = sorted(set(v1_kwargs) - allowed)
-    if unknown:
-        raise TypeError(
-            f"to_keras_metric({v1_name!r}) got unknown argument(s) {unknown}; it takes "
-            f"{sorted(allowed)} (pass tensors to the returned function instead)."
-        )
-    original = _metric_patch.original(v1_name)
-    defaults = _metric_config.bind(original, v1_name, (), {}, partial=True)
-    config = _metric_config.normalise(v1_name, entry.config_args, {**defaults, **v1_kwargs})
-    metric = entry.build(config, v1_kwargs.get("name") or v1_name)
-
-    def to_update_kwargs(*args, **kwargs):
-        arguments = _metric_config.bind(original, v1_name, args, kwargs, partial=True)
-        return entry.update_kwargs(arguments, None)
-
-    return metric, to_update_kwargs

@@ -162,6 +162,26 @@ def test_run_metric_fn_dict_tensors_passthrough_results_and_reset():
     assert legacy.results() == {"acc": 0.0, "keras_mean": 0.0}
 
 
+def test_track_keys_results_for_a_model_fn_spec():
+    legacy = LegacyMetrics()
+
+    @tf.function
+    def step(x):
+        with legacy.scope():
+            eval_metric_ops = {"below": tf.compat.v1.metrics.percentage_below(x, 0.5)}
+            legacy.track(eval_metric_ops)
+        return eval_metric_ops["below"][0]
+
+    step(tf.constant([0.1, 0.9]))
+    assert step(tf.constant([0.2, 0.3])).numpy() == pytest.approx(0.75)
+    assert legacy.results() == {"below": pytest.approx(0.75)}
+    with pytest.raises(ValueError, match=r"`track` must be called inside `scope\(\)`"):
+        legacy.track({})
+    with pytest.raises(TypeError, match=r"`eval_metric_ops` \(list\) must be a dict"):
+        with legacy.scope():
+            legacy.track([])
+
+
 def test_results_lists_unkeyed_metrics_by_position():
     legacy = LegacyMetrics()
     legacy.run_metric_fn(
