@@ -70,6 +70,23 @@ class Programs:
                 self.store.creator_scope,
             )
 
+    def trace(self, mode, spec, has_labels, fetches_of):
+        """The model_fn of ``mode`` traced into a pruned v1 graph (see `_v1_graph`)."""
+        return self._trace(mode, spec, has_labels, fetches_of)
+
+    def scope(self):
+        """The store's scope (no creation) and Estimator loss scaling, for running steps."""
+        return self._scope()
+
+    def train_fetches(self, spec):
+        """What a TRAIN step fetches: ``train_op``, ``loss`` (after it), ``host`` tensors."""
+        return self._train_fetches(spec)
+
+    def spec_hooks(self, mode):
+        """The ``*_hooks`` of ``mode``'s spec, as traced (one replica), else ()."""
+        fn = self._fns.get(mode)
+        return tuple(getattr(getattr(fn, "result", None), "hooks", ()) or ())
+
     @contextlib.contextmanager
     def _scope(self, *, build=False, record=None):
         with self.store.scope(allow_creation=build, record=record):

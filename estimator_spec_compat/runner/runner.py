@@ -50,6 +50,7 @@ from estimator_spec_compat._compat import ModeKeys, tf
 from estimator_spec_compat._errors import short_repr
 from estimator_spec_compat.runner import _checkpoint, _data, _programs
 from estimator_spec_compat.runner._calls import check_model_fn
+from estimator_spec_compat.runner._hooks import HookedTraining
 from estimator_spec_compat.runner._programs import Programs
 from estimator_spec_compat.runner._reporting import LoopReporter
 from estimator_spec_compat.runner.config import RunnerConfig
@@ -216,23 +217,26 @@ class Runner:
           input_fn: returns a Dataset of (features, labels) or features.
           steps: how many more steps to run (None: no limit).
           max_steps: the global step to stop at (None: no limit).
-          hooks: must be None or empty: SessionRunHooks need a Session.
+          hooks: SessionRunHooks (the standard ones, see `convert.hooks`); with hooks,
+            or a spec with ``training_hooks``, one step runs per call (one replica).
 
         Returns:
           self, as Estimator.train did.
 
         Raises:
-          ValueError: for both ``steps`` and ``max_steps``, non-positive counts, or hooks.
+          ValueError: for both ``steps`` and ``max_steps``, non-positive counts, or
+            hooks under several replicas.
+          TypeError: for a hook with no TF2 callback (the message says how to write one).
         """
         _check_steps("steps", steps)
         _check_steps("max_steps", max_steps)
         if steps is not None and max_steps is not None:
             raise ValueError("Give `steps` or `max_steps`, not both (as Estimator.train).")
-        if hooks:
+        hooks = list(hooks or ())
+        if hooks and self.num_replicas > 1:
             raise ValueError(
-                f"`hooks` ({short_repr(hooks)}): SessionRunHooks need a tf.compat.v1.Session, "
-                "which the runner does not use. Use `steps`/`max_steps` for stopping and "
-                "RunnerConfig for logging, checkpoints and summaries."
+                f"`hooks` ({short_repr(hooks)}) are supported on one replica only (they "
+                f"fetch the model_fn's tensors every step); this runner has {self.num_replicas}."
             )
         dataset, has_labels = self._dataset(input_fn, ModeKeys.TRAIN)
         self._programs.build(ModeKeys.TRAIN, dataset, has_labels)
@@ -242,9 +246,23 @@ class Runner:
         if target is not None and start >= target:
             _LOG.info("Skipping training: global step %d reached max_steps %d.", start, target)
             return self
-        self._train_loops(dataset, has_labels, start, target)
+        if hooks or self._programs.spec_hooks(ModeKeys.TRAIN):
+            self._train_with_hooks(dataset, has_labels, hooks, start, target)
+        else:
+            self._train_loops(dataset, has_labels, start, target)
         self._save()
         return self
+
+    def _train_with_hooks(self, dataset, has_labels, hooks, start, target):
+        spec = _data.per_replica_spec(dataset.element_spec, 1)
+        hooked = HookedTraining(self._programs, hooks, spec, has_labels)
+        reporter = LoopReporter(self.config, self.model_dir, start, self._save)
+        try:
+            loss = hooked.run(iter(dataset), start, target, reporter.after_loop)
+        finally:
+            reporter.close()
+        if loss is not None:
+            self.last_train_loss = loss
 
     def _train_loops(self, dataset, has_labels, start, target):
         iterator = iter(self._programs.distribute(dataset))

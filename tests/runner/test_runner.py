@@ -193,7 +193,12 @@ def test_tpu_spec_eval_metrics_single_replica(models, tmp_path):
     [
         pytest.param({"steps": 0}, ValueError, r"`steps` \(0\) must be a positive", id="steps-0"),
         pytest.param({"steps": 1, "max_steps": 2}, ValueError, "not both", id="both"),
-        pytest.param({"steps": 1, "hooks": [object()]}, ValueError, "SessionRunHooks", id="hooks"),
+        pytest.param(
+            {"steps": 1, "hooks": [object()]},
+            TypeError,
+            "not a `tf.compat.v1.train.Session",
+            id="hooks",
+        ),
     ],
 )
 def test_train_argument_errors(models, tmp_path, kwargs, error, match):
@@ -335,3 +340,42 @@ def test_any_spec_with_the_fields_works(models, tmp_path, wrap):
     runner.train(models.input_fn(repeat=True), steps=4)
     assert runner.evaluate(models.input_fn())["global_step"] == 4
     assert len(list(runner.predict(models.input_fn(labels=False)))) == 64
+
+
+def test_stop_at_step_hook_stops_training(models, tmp_path):
+    runner = _runner(models, tmp_path)
+    hook = tf.compat.v1.train.StopAtStepHook(num_steps=3)
+    runner.train(models.input_fn(repeat=True), steps=10, hooks=[hook])
+    assert runner.evaluate(models.input_fn())["global_step"] == 3
+
+
+def test_hook_fetches_model_tensors_by_name_every_step(models, tmp_path):
+    from estimator_spec_compat.convert.hooks import TrainingCallback
+
+    class Record(TrainingCallback):
+        seen = []
+
+        def fetches(self):
+            return {"logits": "mlp/logits:0"}
+
+        def on_step_end(self, step, logs):
+            self.seen.append((step, logs["logits"].shape))
+            return False
+
+    runner = _runner(models, tmp_path)
+    runner.train(models.input_fn(repeat=True), steps=4, hooks=[Record()])
+    assert Record.seen == [(s, (16, models.N_CLASSES)) for s in (1, 2, 3, 4)]
+
+
+def test_nan_tensor_hook_in_spec_fails_like_estimator(models, tmp_path):
+    def model_fn(features, labels, mode, params):
+        spec = models.mlp_model_fn(features, labels, mode, params)
+        if mode != ModeKeys.TRAIN:
+            return spec
+        loss = spec.loss * float("nan")
+        hook = tf.compat.v1.train.NanTensorHook(loss)
+        return spec._replace(loss=loss, training_hooks=[hook])
+
+    runner = _runner(models, tmp_path, model_fn)
+    with pytest.raises(tf.compat.v1.train.NanLossDuringTrainingError):
+        runner.train(models.input_fn(repeat=True), steps=3)

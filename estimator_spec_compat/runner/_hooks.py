@@ -1,0 +1,67 @@
+"""Training with SessionRunHooks: one step per call, hooks driven as TF2 callbacks.
+
+Hooks passed to ``train(hooks=...)`` and the spec's ``training_hooks`` are
+converted by `convert.hooks` (StopAtStep, NanTensor, LoggingTensor, StepCounter,
+SummarySaver, FinalOps; others raise a TypeError naming the callback to write).
+A hook's tensors are fetched from the model_fn's own pruned v1 graph, where
+their names resolve, and its ``after_run`` sees them after every step, as with
+a Session: so hooks run one step per call (``steps_per_loop`` is not used).
+"""
+
+from estimator_spec_compat._compat import ModeKeys, tf
+from estimator_spec_compat.convert.hooks import CallbackList, TrainingContext, to_callbacks
+
+
+class HookedTraining:
+    """The train step of ``programs`` with the callbacks of ``hooks`` (one replica).
+
+    Args:
+      programs: the runner's `Programs`.
+      hooks: the hooks given to ``train``.
+      spec: the per-replica element spec.
+      has_labels: whether elements are (features, labels).
+    """
+
+    def __init__(self, programs, hooks, spec, has_labels):
+        self._programs = programs
+        self.callbacks = None
+
+        def fetches_of(model_spec):
+            fetches = programs.train_fetches(model_spec)
+            callbacks = CallbackList(to_callbacks([*hooks, *model_spec.hooks]))
+            self.callbacks = self.callbacks or callbacks
+            fetches["hooks"] = callbacks.fetches()
+            return fetches
+
+        with programs.scope():
+            traced = programs.trace(ModeKeys.TRAIN, spec, has_labels, fetches_of)
+
+        @tf.function(autograph=False)
+        def step(iterator):
+            out = traced.run(*tf.nest.flatten(iterator.get_next()))
+            return out["loss"], out["hooks"]
+
+        self._step = step
+
+    def run(self, iterator, start, target, after_step):
+        """Trains from ``start`` to ``target`` (None: the input's end) or a hook's stop.
+
+        Returns:
+          The last step's loss (None if no step ran).
+        """
+        store = self._programs.store
+        self.callbacks.on_train_begin(TrainingContext(step=start))
+        step, logs, loss = start, {}, None
+        while target is None or step < target:
+            try:
+                with self._programs.scope():
+                    loss, logs = self._step(iterator)
+            except tf.errors.OutOfRangeError:
+                break
+            step, loss = int(store.global_step.numpy()), float(loss)
+            logs = tf.nest.map_structure(lambda t: t.numpy(), logs)
+            after_step(step, loss)
+            if self.callbacks.on_step_end(step, logs):
+                break
+        self.callbacks.on_train_end(step, logs)
+        return loss
