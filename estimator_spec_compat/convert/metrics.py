@@ -197,8 +197,12 @@ class LegacyMetrics:
 
     # -- metric_fn --------------------------------------------------------------------
 
+    @tf.autograph.experimental.do_not_convert
     def run_metric_fn(self, metric_fn, tensors):
         """Calls a TPUEstimatorSpec-style ``metric_fn`` inside :meth:`scope`.
+
+        ``metric_fn`` runs as graph code, as under Estimator: AutoGraph does not
+        convert it (nor this bridge), also inside ``tf.function``.
 
         Args:
           metric_fn: callable returning an ``eval_metric_ops`` dict of
@@ -234,6 +238,7 @@ class LegacyMetrics:
             self.track(ops)
         return ops
 
+    @tf.autograph.experimental.do_not_convert
     def track(self, eval_metric_ops):
         """Keys :meth:`results` by an ``eval_metric_ops`` dict built in the open scope.
 

@@ -182,6 +182,20 @@ def test_track_keys_results_for_a_model_fn_spec():
             legacy.track([])
 
 
+def test_metric_fn_runs_as_graph_code_without_autograph():
+    """As under Estimator: a python `if` on a tensor is an error, not a tf.cond."""
+
+    def metric_fn(x):
+        if tf.reduce_sum(x) > 0:
+            x = -x
+        return {"mean": tf.compat.v1.metrics.mean(x)}
+
+    legacy = LegacyMetrics()
+    step = tf.function(lambda x: legacy.run_metric_fn(metric_fn, [x]))
+    with pytest.raises(TypeError, match=r"as a Python `bool` is not allowed"):
+        step(tf.constant([1.0]))
+
+
 def test_results_lists_unkeyed_metrics_by_position():
     legacy = LegacyMetrics()
     legacy.run_metric_fn(
