@@ -379,3 +379,12 @@ def test_nan_tensor_hook_in_spec_fails_like_estimator(models, tmp_path):
     runner = _runner(models, tmp_path, model_fn)
     with pytest.raises(tf.compat.v1.train.NanLossDuringTrainingError):
         runner.train(models.input_fn(repeat=True), steps=3)
+
+
+def test_evaluate_steps_reads_only_that_many_batches(models, tmp_path):
+    runner = _runner(models, tmp_path)
+    runner.train(models.input_fn(repeat=True), steps=6)
+    _, y = models.data()
+    classes = np.array([p["class"] for p in runner.predict(models.input_fn(labels=False))])
+    metrics = runner.evaluate(models.input_fn(batch_size=8), steps=5)  # 5 < steps_per_loop + 1
+    assert metrics["accuracy"] == pytest.approx(np.mean(classes[:40] == y[:40]), abs=1e-6)
