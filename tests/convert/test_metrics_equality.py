@@ -385,6 +385,19 @@ def distributed_results():
     for batch in make_batches():
         strategy.run(lambda b: eager.run_metric_fn(eager_fn, b), args=(split(batch),))
     out["replica_eager"] = as_lists(eager.results())
+
+    # The scope opened once, outside the step; replicas call v1 directly.
+    outside = Bridge()
+
+    @tf.function(autograph=False)
+    def outside_step(batch):
+        strategy.run(lambda b: tf.compat.v1.metrics.mean(b["p"]), args=(split(batch),))
+
+    with outside.scope():
+        for batch in make_batches():
+            outside_step(batch)
+    out["scope_outside"] = {"mean": as_lists(outside.results())[0]}
+    out["scope_outside_metrics"] = len(outside.metrics)
     return out
 
 
@@ -401,6 +414,7 @@ def test_mirrored_strategy_equals_v1(python_subprocess, reference):
         ("replica_after_reset", expected_ids),
         ("cross_replica_after_reset", sorted(CROSS_REPLICA_CASES)),
         ("replica_eager", sorted(EAGER_REPLICA_CASES)),
+        ("scope_outside", ["mean"]),
     ]:
         results = distributed[context]
         assert sorted(results) == case_ids, context
@@ -410,3 +424,4 @@ def test_mirrored_strategy_equals_v1(python_subprocess, reference):
             except AssertionError as error:
                 problems.append(f"{context}: {error}")
     assert not problems, "\n".join(problems)
+    assert distributed["scope_outside_metrics"] == 1
