@@ -118,6 +118,14 @@ def test_estimator_runs_our_spec_like_upstream(tmp_path):
     for name, want in want_weights.items():
         np.testing.assert_allclose(got_weights[name], want, rtol=0, atol=1e-6, err_msg=name)
 
+    # By hand: all three metrics are one mean squared error over equal batches, and the
+    # predictions are the trained linear model's.
+    np.testing.assert_allclose(got_metrics["keras_mse"], got_metrics["loss"], rtol=1e-5)
+    np.testing.assert_allclose(got_metrics["rmse"] ** 2, got_metrics["loss"], rtol=1e-5)
+    want_y = _X @ got_weights["w"] + got_weights["b"]
+    np.testing.assert_allclose([p["y"] for p in got_preds], want_y, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose([p["twice"] for p in got_preds], 2 * want_y, rtol=1e-5, atol=1e-6)
+
 
 # --- tf.compat.v1.estimator.tpu.TPUEstimator(use_tpu=False) ----------------------------
 
