@@ -40,6 +40,7 @@ class Programs:
         self.store = VariableStore(strategy)
         self._used = {}
         self._fns = {}
+        self._specs = {}  # mode -> (element spec, has_labels) last traced
         self._loops = {}
         self._host_call_fn = None
         # Made here, outside the store's creator: the build trace's global step under replicas.
@@ -105,16 +106,22 @@ class Programs:
         return {name: saved[name] for name in self._used[mode] if name in saved}
 
     def build(self, mode, dataset, has_labels):
-        """Creates every variable of ``mode`` (once per mode), by tracing its model_fn."""
-        if mode in self._used:
-            return
+        """Traces ``mode``'s model_fn for this input; the first time, that makes its variables.
+
+        A later input with other shapes or structure traces again, with the store
+        closed: the same variables, by name, and an error if the model_fn asks for
+        a new one.
+        """
         if self.num_replicas > 1 and mode != ModeKeys.PREDICT:
             _data.check_static_batch(dataset, self.num_replicas, mode)
         spec = _data.per_replica_spec(dataset.element_spec, self.num_replicas)
-        if self._config.tf_random_seed is not None:
+        if self._specs.get(mode) == (spec, has_labels):
+            return
+        first = mode not in self._used
+        if first and self._config.tf_random_seed is not None:
             tf.random.set_seed(self._config.tf_random_seed)
         names = set()
-        with self._scope(build=True, record=names):
+        with self._scope(build=first, record=names):
             if mode == ModeKeys.TRAIN:
                 self._build_train(spec, has_labels)
             elif mode == ModeKeys.EVAL:
@@ -123,8 +130,11 @@ class Programs:
                 )
             else:
                 self._fns[mode] = self._trace(mode, spec, has_labels, _predictions)
-        names.add("global_step")
-        self._used[mode] = names
+        self._specs[mode] = (spec, has_labels)
+        self._loops.pop(mode, None)  # its programs call the functions just traced
+        if first:
+            names.add("global_step")
+            self._used[mode] = names
 
     # --- train --------------------------------------------------------------------
 

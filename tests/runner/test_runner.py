@@ -388,3 +388,14 @@ def test_evaluate_steps_reads_only_that_many_batches(models, tmp_path):
     classes = np.array([p["class"] for p in runner.predict(models.input_fn(labels=False))])
     metrics = runner.evaluate(models.input_fn(batch_size=8), steps=5)  # 5 < steps_per_loop + 1
     assert metrics["accuracy"] == pytest.approx(np.mean(classes[:40] == y[:40]), abs=1e-6)
+
+
+def test_new_input_shapes_retrace_with_the_same_variables(models, tmp_path):
+    runner = _runner(models, tmp_path)
+    runner.train(models.input_fn(repeat=True, drop_remainder=True), steps=4)  # [16, 6]
+    names = runner.get_variable_names()
+    runner.train(models.input_fn(batch_size=8, repeat=True, drop_remainder=True), steps=4)
+    runner.train(models.input_fn(repeat=True, dict_features=False), steps=4)  # a Tensor
+    assert runner.get_variable_names() == names
+    assert runner.evaluate(models.input_fn(drop_remainder=True))["global_step"] == 12
+    assert runner.evaluate(models.input_fn(batch_size=32))["global_step"] == 12
