@@ -229,7 +229,8 @@ CROSS_REPLICA_CASES = {
     "specificity_at_sensitivity",
     "average_precision_at_k",
 }
-#: Eager strategy.run is slow; a few cases show the eager replica path.
+#: Eager strategy.run is slow; a few cases show the eager replica path (and the
+#: tf.range loop of steps).
 EAGER_REPLICA_CASES = {"accuracy", "auc_roc", "mean_iou", "recall_at_k"}
 #: replicas sum in another order than one device: a few ulp.
 DISTRIBUTED_RTOL = 1e-5
@@ -341,9 +342,9 @@ def distributed_results():
     """In a process with two logical CPUs: the bridge under MirroredStrategy.
 
     Returns ``{context: {case_id: value as list}}`` for replica context (batches
-    split over the replicas, in tf.function, and eagerly for a few cases),
-    cross-replica context (whole batches), and both again after ``reset()`` and a
-    second pass over the batches.
+    split over the replicas: in tf.function; eagerly and in a ``tf.range`` loop of
+    steps for a few cases; with the scope opened outside the step), cross-replica
+    context (whole batches), and both again after ``reset()`` and a second pass.
     """
     from estimator_spec_compat.convert.metrics import LegacyMetrics as Bridge
 
@@ -386,6 +387,19 @@ def distributed_results():
         strategy.run(lambda b: eager.run_metric_fn(eager_fn, b), args=(split(batch),))
     out["replica_eager"] = as_lists(eager.results())
 
+    # Many steps per tf.function call: strategy.run inside a tf.range loop.
+    looped = Bridge()
+    stacked = {key: np.stack([b[key] for b in make_batches()]) for key in make_batches()[0]}
+
+    @tf.function
+    def loop(stacked):
+        for i in tf.range(NUM_BATCHES):
+            batch = {key: value[i] for key, value in stacked.items()}
+            strategy.run(lambda b: looped.run_metric_fn(eager_fn, b), args=(split(batch),))
+
+    loop(stacked)
+    out["replica_tf_range_loop"] = as_lists(looped.results())
+
     # The scope opened once, outside the step; replicas call v1 directly.
     outside = Bridge()
 
@@ -415,6 +429,7 @@ def test_mirrored_strategy_equals_v1(python_subprocess, reference):
         ("cross_replica_after_reset", sorted(CROSS_REPLICA_CASES)),
         ("replica_eager", sorted(EAGER_REPLICA_CASES)),
         ("scope_outside", ["mean"]),
+        ("replica_tf_range_loop", sorted(EAGER_REPLICA_CASES)),
     ]:
         results = distributed[context]
         assert sorted(results) == case_ids, context
