@@ -7,7 +7,10 @@ boundary at or after each due step, as TPUEstimator did with
 """
 
 import logging
+import os
 import time
+
+import numpy as np
 
 from estimator_spec_compat._compat import tf
 
@@ -63,6 +66,23 @@ class LoopReporter:
         """Flushes and closes the summary writer."""
         if self._writer is not None:
             self._writer.close()
+
+
+def write_eval_summaries(model_dir, name, results):
+    """Writes evaluation results as Estimator did: scalars in ``model_dir/eval[_name]``.
+
+    Returns:
+      The directory written to.
+    """
+    directory = os.path.join(model_dir, "eval" if not name else f"eval_{name}")
+    writer = tf.summary.create_file_writer(directory)
+    step = int(results["global_step"])
+    with writer.as_default(step=step):
+        for key, value in sorted(results.items()):
+            if key != "global_step" and np.ndim(value) == 0:
+                _scalar(key, float(value))
+    writer.close()
+    return directory
 
 
 def _scalar(tag, value):

@@ -52,7 +52,7 @@ from estimator_spec_compat.runner import _checkpoint, _data, _programs
 from estimator_spec_compat.runner._calls import check_model_fn
 from estimator_spec_compat.runner._hooks import HookedTraining
 from estimator_spec_compat.runner._programs import Programs
-from estimator_spec_compat.runner._reporting import LoopReporter
+from estimator_spec_compat.runner._reporting import LoopReporter, write_eval_summaries
 from estimator_spec_compat.runner.config import RunnerConfig
 from estimator_spec_compat.runner.strategy import resolve_strategy
 
@@ -289,8 +289,8 @@ class Runner:
         Args:
           input_fn: returns a Dataset of (features, labels) or features.
           steps: how many batches (None: until the input ends).
-          name: a name for this evaluation (kept for API parity; results are not
-            written to ``model_dir/eval_<name>``).
+          name: a name for this evaluation: its scalars go to ``model_dir/eval_<name>``
+            (``model_dir/eval`` without a name), as Estimator wrote them.
 
         Returns:
           A dict of numpy values, as Estimator.evaluate returned.
@@ -299,7 +299,6 @@ class Runner:
           ValueError: if ``model_dir`` has no checkpoint (as Estimator) or the
             input gives no batches.
         """
-        del name
         _check_steps("steps", steps)
         dataset, has_labels = self._dataset(input_fn, ModeKeys.EVAL)
         self._programs.build(ModeKeys.EVAL, dataset, has_labels)
@@ -308,7 +307,9 @@ class Runner:
                 f"Could not find trained model in model_dir: {self.model_dir}. Train first "
                 "(evaluate reads the latest checkpoint, as Estimator.evaluate)."
             )
-        return self._programs.run_eval(dataset, steps)
+        results = self._programs.run_eval(dataset, steps)
+        write_eval_summaries(self.model_dir, name, results)
+        return results
 
     def predict(self, input_fn, predict_keys=None, yield_single_examples=True):
         """Yields predictions of the latest checkpoint, like Estimator.predict.

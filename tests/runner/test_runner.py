@@ -289,6 +289,15 @@ def test_loss_summaries_every_save_summary_steps(models, tmp_path):
             for value in event.summary.value:
                 steps_by_tag.setdefault(value.tag, []).append(event.step)
     assert steps_by_tag == {"loss": [4, 8], "global_step/sec": [4, 8]}
+    results = runner.evaluate(models.input_fn(), name="holdout")
+    written = {}
+    for path in tf.io.gfile.glob(str(tmp_path / "eval_holdout" / "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                written[value.tag] = (event.step, tf.make_ndarray(value.tensor))
+    assert written == {
+        key: (8, pytest.approx(np.float32(results[key]))) for key in ("loss", "accuracy", "mean_p0")
+    }
 
 
 def test_tpu_host_call_runs_every_step_on_the_batch(models, tmp_path):
