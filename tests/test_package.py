@@ -11,15 +11,20 @@ import estimator_spec_compat
 from estimator_spec_compat import _compat
 
 
-def test_all_lists_exactly_the_public_names():
+@pytest.mark.parametrize(
+    "module_name",
+    ["estimator_spec_compat", "estimator_spec_compat.convert", "estimator_spec_compat.runner"],
+)
+def test_all_lists_exactly_the_public_names(module_name):
+    module = importlib.import_module(module_name)
     public = {
         name
-        for name, value in vars(estimator_spec_compat).items()
+        for name, value in vars(module).items()
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
-    assert set(estimator_spec_compat.__all__) == public
-    for name in estimator_spec_compat.__all__:
-        assert getattr(estimator_spec_compat, name) is not None
+    assert set(module.__all__) == public
+    for name in module.__all__:
+        assert getattr(module, name) is not None
 
 
 @pytest.mark.skipif(
