@@ -84,11 +84,16 @@ def mlp_model_fn(features, labels, mode, params):
 
 
 def layers_model_fn(features, labels, mode, params):
-    """tf.compat.v1.layers: dense, dropout, batch_normalization with UPDATE_OPS."""
+    """tf.compat.v1.layers: dense (with a kernel regularizer), dropout, batch_normalization
+    with UPDATE_OPS."""
     training = mode == ModeKeys.TRAIN
     x = features["x"]
     h = v1.layers.dense(
-        x, 16, activation=tf.nn.relu, kernel_initializer=v1.glorot_uniform_initializer(3)
+        x,
+        16,
+        activation=tf.nn.relu,
+        kernel_initializer=v1.glorot_uniform_initializer(3),
+        kernel_regularizer=lambda w: 0.01 * tf.nn.l2_loss(w),
     )
     h = v1.layers.batch_normalization(h, training=training)
     h = v1.layers.dropout(h, rate=params.get("dropout", 0.2), training=training, seed=5)
@@ -97,6 +102,7 @@ def layers_model_fn(features, labels, mode, params):
     if mode == ModeKeys.PREDICT:
         return EstimatorSpec(mode, predictions=predictions)
     loss = v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    loss += v1.losses.get_regularization_loss()  # the dense kernel's L2 term
     with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
         train_op = _train_op(loss, params, decay=False)
     metrics = {"accuracy": v1.metrics.accuracy(labels, predictions["class"])}
