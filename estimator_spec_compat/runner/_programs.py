@@ -130,6 +130,7 @@ class Programs:
                 )
             else:
                 self._fns[mode] = self._trace(mode, spec, has_labels, _predictions)
+        self.store.collect_warm_starts()
         self._specs[mode] = (spec, has_labels)
         self._loops.pop(mode, None)  # its programs call the functions just traced
         if first:

@@ -27,6 +27,8 @@ import contextlib
 import threading
 import weakref
 
+import numpy as np
+
 from estimator_spec_compat._compat import (
     SHARED_GRAPH_COLLECTIONS,
     first_variable_creator_scope,
@@ -78,6 +80,8 @@ class VariableStore:
         self._bases = set()  # name scopes model_fn was called in (while/, replica_1/ ...)
         self._record = None
         self._use_copies = False
+        #: name -> (checkpoint file, tensor name) from init_from_checkpoint calls.
+        self.warm_starts = {}
         self._copies = {}  # name -> _Entry of a plain copy (EVAL/PREDICT under replicas)
         self._seen = weakref.WeakKeyDictionary()  # graph -> {name: count}, for name_1 ...
         with strategy.scope():
@@ -191,6 +195,35 @@ class VariableStore:
             out.append(entry.variable)
         return out
 
+    def collect_warm_starts(self):
+        """Finds ``tf.compat.v1.train.init_from_checkpoint`` calls made by the last trace.
+
+        In TF1 that call swaps a variable's initializer for a restore from another
+        checkpoint (used when model_dir has none). The variables here were
+        initialized long before, so the call would do nothing: its restore op is
+        read back instead (checkpoint file, tensor name) and kept in
+        ``warm_starts`` for `apply_warm_starts`.
+        """
+        for name, entry in self._entries.items():
+            variable = entry.variable
+            op = getattr(getattr(variable, "_initial_value", None), "op", None)
+            if op is None or op.type != "RestoreV2":
+                continue
+            ckpt, tensor, slice_spec = (_first_text(t) for t in op.inputs[:3])
+            if slice_spec:
+                raise ValueError(
+                    f"init_from_checkpoint maps a partitioned tensor ({tensor!r}, slice "
+                    f"{slice_spec!r}) onto `{name}`; the runner restores whole tensors only."
+                )
+            self.warm_starts[name] = (ckpt, tensor)
+            variable._initial_value = variable._initializer_op = None  # drop the graph ops
+
+    def apply_warm_starts(self, names):
+        """Assigns the ``init_from_checkpoint`` values of ``names`` (a fresh model_dir)."""
+        for name in sorted(set(names) & set(self.warm_starts)):
+            ckpt, tensor = self.warm_starts[name]
+            self._entries[name].variable.assign(tf.train.load_checkpoint(ckpt).get_tensor(tensor))
+
     @property
     def variables(self):
         """A dict of every stored variable by TF1 name (without ``:0``)."""
@@ -279,6 +312,11 @@ class VariableStore:
         entry = _Entry(variable, collections, initial)
         self._entries[name] = entry
         return entry
+
+
+def _first_text(tensor):
+    value = np.asarray(tf.get_static_value(tensor)).reshape(-1)[0]
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _strip_base(scope, bases):

@@ -196,8 +196,11 @@ class Runner:
 
     def _restore(self, mode):
         prefix = self.latest_checkpoint()
+        variables = self._programs.variables_for(mode)
         if prefix is not None:
-            _checkpoint.restore(prefix, self._programs.variables_for(mode))
+            _checkpoint.restore(prefix, variables)
+        else:  # a fresh start: init_from_checkpoint initializers apply, as in TF1
+            self._programs.store.apply_warm_starts(variables)
         self._programs.store.sync_copies()
         return prefix
 

@@ -408,3 +408,27 @@ def test_new_input_shapes_retrace_with_the_same_variables(models, tmp_path):
     assert runner.get_variable_names() == names
     assert runner.evaluate(models.input_fn(drop_remainder=True))["global_step"] == 12
     assert runner.evaluate(models.input_fn(batch_size=32))["global_step"] == 12
+
+
+def test_init_from_checkpoint_warm_starts_a_fresh_model_dir(models, tmp_path):
+    source = _runner(models, tmp_path / "source")
+    source.train(models.input_fn(repeat=True), steps=8)
+
+    def model_fn(features, labels, mode, params):
+        spec = models.mlp_model_fn(features, labels, mode, params)
+        tf.compat.v1.train.init_from_checkpoint(str(tmp_path / "source"), {"mlp/w0": "mlp/w0"})
+        return spec
+
+    target = _runner(models, tmp_path / "target", model_fn)
+    preds = list(target.predict(models.input_fn(labels=False)))  # no checkpoint: initial values
+    np.testing.assert_array_equal(
+        target.get_variable_value("mlp/w0"), source.get_variable_value("mlp/w0")
+    )
+    assert not np.array_equal(
+        target.get_variable_value("mlp/w1"), source.get_variable_value("mlp/w1")
+    )
+    assert len(preds) == 64
+    target.train(models.input_fn(repeat=True), steps=1)  # from the warm start, then its own
+    resumed = _runner(models, tmp_path / "target", model_fn)
+    resumed.train(models.input_fn(repeat=True), steps=1)  # a checkpoint now: no warm start
+    assert resumed.evaluate(models.input_fn())["global_step"] == 2
