@@ -103,6 +103,7 @@ class Spec:
       eval_metrics: TPUEstimatorSpec's ``(metric_fn, tensors)``, or None.
       host_call: TPUEstimatorSpec's ``(fn, tensors)``, or None.
       hooks: the spec's training/evaluation/prediction hooks for the mode.
+      scaffold_fn: TPUEstimatorSpec's ``scaffold_fn``, or None.
     """
 
     loss: object = None
@@ -113,6 +114,7 @@ class Spec:
     eval_metrics: object = None
     host_call: object = None
     hooks: tuple = ()
+    scaffold_fn: object = None
 
 
 _HOOK_FIELD = {
@@ -149,6 +151,7 @@ def read_spec(spec, mode):
         eval_metrics=spec.eval_metrics if is_tpu else None,
         host_call=getattr(spec, "host_call", None),
         hooks=tuple(getattr(spec, _HOOK_FIELD.get(mode, ""), None) or ()),
+        scaffold_fn=getattr(spec, "scaffold_fn", None),
     )
 
 

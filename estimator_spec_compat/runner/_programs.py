@@ -57,7 +57,10 @@ class Programs:
         self.store.install(global_step)
         params = self._params_for(mode, for_model_fn=True)
         with self.store.creator_scope():  # innermost: before strategy.run's own creators
-            return call_model_fn(self._model_fn, features, labels, mode, params, self._config)
+            spec = call_model_fn(self._model_fn, features, labels, mode, params, self._config)
+            if spec.scaffold_fn is not None:
+                spec.scaffold_fn()  # in the model_fn's graph, as TPUEstimator called it
+            return spec
 
     def _trace(self, mode, spec, has_labels, fetches_of):
         view = contextlib.nullcontext()

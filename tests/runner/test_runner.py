@@ -432,3 +432,22 @@ def test_init_from_checkpoint_warm_starts_a_fresh_model_dir(models, tmp_path):
     resumed = _runner(models, tmp_path / "target", model_fn)
     resumed.train(models.input_fn(repeat=True), steps=1)  # a checkpoint now: no warm start
     assert resumed.evaluate(models.input_fn())["global_step"] == 2
+
+
+def test_tpu_scaffold_fn_init_from_checkpoint(models, tmp_path):
+    source = _runner(models, tmp_path / "source", models.tpu_model_fn, train_batch_size=16)
+    source.train(models.input_fn(repeat=True, drop_remainder=True), steps=4)
+
+    def model_fn(features, labels, mode, params):
+        spec = models.tpu_model_fn(features, labels, mode, params)
+
+        def scaffold_fn():  # the BERT pattern
+            tf.compat.v1.train.init_from_checkpoint(str(tmp_path / "source"), {"w": "w"})
+            return tf.compat.v1.train.Scaffold()
+
+        return spec._replace(scaffold_fn=scaffold_fn)
+
+    target = _runner(models, tmp_path / "target", model_fn, predict_batch_size=16)
+    assert len(list(target.predict(models.input_fn(labels=False)))) == 64  # fresh: warm start
+    np.testing.assert_array_equal(target.get_variable_value("w"), source.get_variable_value("w"))
+    assert not np.array_equal(target.get_variable_value("b"), source.get_variable_value("b"))
