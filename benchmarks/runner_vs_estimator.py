@@ -12,8 +12,8 @@ steps (20,000 by default) by:
 * the same loop with raw ``assign_sub`` updates (``handwritten_raw``: the floor),
 * the Runner with ``steps_per_loop=100`` and the legacy model_fn.
 
-Each contender runs ``--repeats`` times, each time in a fresh process (so their
-memory does not mix); the time is that of the training call alone, tracing and
+Each contender runs ``--repeats`` times, round-robin, each time in a fresh
+process (so their memory does not mix); the time is that of the training call alone, tracing and
 graph building included, TF import excluded. Prints medians, ratios, and the
 Runner's peak RSS at step 5,000 (a quarter of the steps) and at the end.
 
@@ -198,7 +198,10 @@ def main():
     names = ["handwritten", "handwritten_raw", "runner"]
     if HAS_ESTIMATOR:
         names = ["estimator", "tpu_estimator", *names]
-    results = {name: [_spawn(name, args.steps) for _ in range(args.repeats)] for name in names}
+    results = {name: [] for name in names}
+    for _ in range(args.repeats):  # round-robin, so load on the machine hits all alike
+        for name in names:
+            results[name].append(_spawn(name, args.steps))
     medians = {n: statistics.median(r["seconds"] for r in rs) for n, rs in results.items()}
     print(
         f"{args.steps} steps, batch {BATCH}, MLP {'-'.join(map(str, SIZES))}, "
