@@ -60,14 +60,14 @@ def _check_keywords(ck, name, fn, params, keys):
     if unknown:
         ck.add_strict(
             f"{name}[1]",
-            sorted(unknown),
+            unknown,
             f"keys are not keyword arguments of {_name(fn)} (it takes {list(by_name)}).",
             "rename the dict keys to the function's argument names.",
         )
     if missing:
         ck.add_strict(
             f"{name}[1]",
-            sorted(keys),
+            list(keys),
             f"{_name(fn)} requires arguments {missing} that the dict does not provide.",
             "add a tensor for each required argument.",
         )

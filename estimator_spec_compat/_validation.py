@@ -18,16 +18,41 @@ MODES = (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT)
 DEFAULT_SIGNATURE = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 _Scaffold = tf.compat.v1.train.Scaffold
 _SessionRunHook = tf.compat.v1.train.SessionRunHook
+_PAIR_FIX = "return the (value, update_op) pair a tf.compat.v1.metrics function returned."
 _MODE_FIX = (
     "pass one of tf.estimator.ModeKeys.TRAIN/EVAL/PREDICT, e.g. the `mode` model_fn received."
 )
 
 
 def check_mode(ck, mode):
-    """``mode`` must be one of the three ModeKeys values (upstream never checked)."""
-    if not isinstance(mode, str) or mode not in MODES:
+    """``mode`` must be one of the three ModeKeys values (upstream never checked).
+
+    Returns the key the other checks compare with: ``mode`` itself when it is a
+    string, else None. A mode that cannot even be compared with a string (a
+    Tensor, an array) is rejected in lenient mode too, where upstream crashed.
+    """
+    if isinstance(mode, str) and mode in MODES:
+        return mode
+    if not isinstance(mode, str) and not _compares_with_str(mode):
+        ck.add("mode", mode, f"must be one of {list(MODES)}.", _MODE_FIX, kind="type")
+    else:
         ck.add_strict("mode", mode, f"must be one of {list(MODES)}.", _MODE_FIX)
-    return mode
+    return mode if isinstance(mode, str) else None
+
+
+def _compares_with_str(value):
+    try:
+        return isinstance(value == ModeKeys.TRAIN, bool)
+    except Exception:  # TF and NumPy raise assorted types here
+        return False
+
+
+def is_falsy(value):
+    """``not value``, False where truthiness is undefined (arrays, graph tensors)."""
+    try:
+        return not value
+    except Exception:  # numpy/tf raise assorted types for an ambiguous truth value
+        return False
 
 
 def check_loss(ck, loss, mode):
@@ -90,8 +115,15 @@ def check_train_op(ck, train_op, mode):
         )
         return train_op
     if isinstance(train_op, tf.Variable):
-        # Upstream takes `.op`, which is undefined eagerly; eagerly the value stands in.
-        train_op = train_op.value() if ck.eager else train_op.op
+        # Upstream takes `.op`, which is undefined for an eager Variable; eagerly
+        # its value stands in, in a graph it is a Variable from outside the graph.
+        try:
+            train_op = train_op.op
+        except AttributeError:
+            if not ck.eager:
+                ck.check_graph("train_op", train_op)
+                return train_op
+            train_op = train_op.value()
     ck.check_graph("train_op", train_op)
     return train_op
 
@@ -193,6 +225,33 @@ def _check_keras_metric(ck, field, metric, in_v1_graph):
     return (metric.result(), updates[0])
 
 
+def _check_metric_pair(ck, field, pair):
+    # Upstream checks the elements only through their graphs, so never eagerly;
+    # eagerly `tf.no_op()` is None, a fine update_op.
+    add = ck.add if not ck.eager else ck.add_strict
+    metric_value, update_op = pair
+    if is_tensor(metric_value):
+        ck.check_graph(f"{field}[0]", metric_value)
+    else:
+        add(
+            f"{field}[0]",
+            metric_value,
+            "the metric value must be a Tensor.",
+            _PAIR_FIX,
+            kind="type",
+        )
+    if isinstance(update_op, tf.Operation) or is_tensor(update_op):
+        ck.check_graph(f"{field}[1]", update_op)
+    elif not (update_op is None and ck.eager):
+        add(
+            f"{field}[1]",
+            update_op,
+            "the update_op must be an Operation or Tensor.",
+            _PAIR_FIX,
+            kind="type",
+        )
+
+
 def check_eval_metric_ops(ck, eval_metric_ops):
     """A dict of string -> (value, update_op) tuple or Keras Metric object."""
     if eval_metric_ops is None:
@@ -226,18 +285,7 @@ def check_eval_metric_ops(ck, eval_metric_ops):
                 kind="type",
             )
         else:
-            metric_value, update_op = value
-            _check_tensor(ck, f"{field}[0]", metric_value, "the metric value must be a Tensor.")
-            if isinstance(update_op, tf.Operation) or is_tensor(update_op):
-                ck.check_graph(f"{field}[1]", update_op)
-            else:
-                ck.add(
-                    f"{field}[1]",
-                    update_op,
-                    "the update_op must be an Operation or Tensor.",
-                    "return the update op the metric function returned.",
-                    kind="type",
-                )
+            _check_metric_pair(ck, field, value)
         result[key] = value
     return result
 
@@ -295,16 +343,16 @@ def check_export_outputs(ck, export_outputs, predictions, mode):
 
 def check_hooks(ck, field, hooks):
     """An iterable of SessionRunHook, normalised to a tuple."""
-    if hooks is None:
-        return ()
-    if isinstance(hooks, _SessionRunHook) or isinstance(hooks, (str, bytes)):
+    if hooks is None or (not ck.strict and is_falsy(hooks)):
+        return ()  # upstream: `tuple(hooks or [])`
+    if isinstance(hooks, (_SessionRunHook, str, bytes)) or is_tensor(hooks):
         ck.add(
             field, hooks, "must be an iterable of SessionRunHook.", "wrap it in a list: `[hook]`."
         )
         return ()
     try:
         hooks = tuple(hooks)
-    except TypeError:
+    except Exception:  # not iterable, or iterating itself fails
         ck.add(
             field,
             hooks,
@@ -330,7 +378,7 @@ def check_scaffold(ck, scaffold):
     if scaffold is None:
         return _Scaffold()
     if not isinstance(scaffold, _Scaffold):
-        if not scaffold and not ck.strict:
+        if not ck.strict and is_falsy(scaffold):
             return _Scaffold()  # upstream: `scaffold or Scaffold()`
         ck.add(
             "scaffold",

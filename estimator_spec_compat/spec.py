@@ -32,9 +32,15 @@ else:
     _Base = collections.namedtuple("EstimatorSpec", ESTIMATOR_SPEC_FIELDS)
 
 
+def _same_mode(new, old):
+    if new is old:
+        return True
+    return isinstance(new, str) and isinstance(old, str) and new == old
+
+
 def replace_fields(spec, kwds):
     """``_replace`` for both spec classes: keeps the subclass, refuses a new mode, validates."""
-    if "mode" in kwds and kwds["mode"] != spec.mode:
+    if "mode" in kwds and not _same_mode(kwds["mode"], spec.mode):
         raise InvalidSpecError.from_problems(
             type(spec).__name__,
             [
@@ -98,12 +104,12 @@ class EstimatorSpec(_Base):
         prediction_hooks=None,
     ):
         ck = Checker(cls.__name__)
-        mode = v.check_mode(ck, mode)
-        train_op = v.check_train_op(ck, train_op, mode)
-        loss = v.check_loss(ck, loss, mode)
-        predictions = v.check_predictions(ck, predictions, mode)
+        key = v.check_mode(ck, mode)
+        train_op = v.check_train_op(ck, train_op, key)
+        loss = v.check_loss(ck, loss, key)
+        predictions = v.check_predictions(ck, predictions, key)
         eval_metric_ops = v.check_eval_metric_ops(ck, eval_metric_ops)
-        export_outputs = v.check_export_outputs(ck, export_outputs, predictions, mode)
+        export_outputs = v.check_export_outputs(ck, export_outputs, predictions, key)
         training_chief_hooks = v.check_hooks(ck, "training_chief_hooks", training_chief_hooks)
         training_hooks = v.check_hooks(ck, "training_hooks", training_hooks)
         evaluation_hooks = v.check_hooks(ck, "evaluation_hooks", evaluation_hooks)

@@ -154,12 +154,12 @@ class TPUEstimatorSpec(_Base):
         prediction_hooks=None,
     ):
         ck = Checker(cls.__name__)
-        mode = v.check_mode(ck, mode)
-        train_op = v.check_train_op(ck, train_op, mode)
-        loss = v.check_loss(ck, loss, mode)
-        predictions = v.check_predictions(ck, predictions, mode, batch_major=True)
+        key = v.check_mode(ck, mode)
+        train_op = v.check_train_op(ck, train_op, key)
+        loss = v.check_loss(ck, loss, key)
+        predictions = v.check_predictions(ck, predictions, key, batch_major=True)
         eval_metrics = check_host_fn(ck, "eval_metrics", eval_metrics)
-        export_outputs = v.check_export_outputs(ck, export_outputs, predictions, mode)
+        export_outputs = v.check_export_outputs(ck, export_outputs, predictions, key)
         scaffold_fn = _check_scaffold_fn(ck, scaffold_fn)
         host_call = check_host_fn(ck, "host_call", host_call)
         training_hooks = v.check_hooks(ck, "training_hooks", training_hooks)

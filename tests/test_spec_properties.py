@@ -15,8 +15,8 @@ bogus ones, in a graph and eagerly, strict and lenient. Properties:
   the inputs upstream's constructor accepts (apart from the documented eager
   extensions).
 
-Known package bugs are pinned by strict xfail tests (see ``_KNOWN_BUGS``) and
-the properties skip exactly their triggers until they are fixed.
+Inputs the properties once found failing are kept as named regression cases
+(``_KNOWN_BUGS``, ``_LENIENT_GAPS``).
 
 Values are drawn as `Recipe` objects and built inside the execution context of
 the example, so a falsifying example prints as readable recipes.
@@ -477,6 +477,7 @@ def _check_graph(value, graph):
 
 def _check_common(spec, mode, strict, graph):
     assert spec.mode is mode
+    key = mode if isinstance(mode, str) else None  # only strings are compared with modes
     if strict:
         assert spec.mode in _MODES
     if isinstance(spec.predictions, dict):
@@ -488,14 +489,14 @@ def _check_common(spec, mode, strict, graph):
         assert _is_tensor(spec.predictions)
         _check_graph(spec.predictions, graph)
     if spec.loss is None:
-        assert mode not in (ModeKeys.TRAIN, ModeKeys.EVAL)
+        assert key not in (ModeKeys.TRAIN, ModeKeys.EVAL)
     else:
         assert _is_tensor(spec.loss)
         assert spec.loss.shape.rank in (None, 0), f"loss shape {spec.loss.shape}"
         assert spec.loss.dtype.is_floating or not strict
         _check_graph(spec.loss, graph)
     if spec.train_op is None:
-        assert mode != ModeKeys.TRAIN
+        assert key != ModeKeys.TRAIN
     else:
         assert isinstance(spec.train_op, tf.Operation) or _is_tensor(spec.train_op)
         assert not isinstance(spec.train_op, tf.Variable) or graph is None
@@ -505,11 +506,11 @@ def _check_common(spec, mode, strict, graph):
             hooks = getattr(spec, field)
             assert type(hooks) is tuple
             assert all(isinstance(h, tf.compat.v1.train.SessionRunHook) for h in hooks)
-    if mode == ModeKeys.PREDICT:  # an empty dict stays empty, as upstream keeps it
+    if key == ModeKeys.PREDICT:  # an empty dict stays empty, as upstream keeps it
         assert isinstance(spec.export_outputs, dict)
         default = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
         assert default in spec.export_outputs or not spec.export_outputs
-    if strict or mode == ModeKeys.PREDICT:
+    if strict or key == ModeKeys.PREDICT:
         assert spec.export_outputs is None or all(
             isinstance(key, str) or not strict for key in spec.export_outputs
         )
@@ -561,7 +562,6 @@ def _build_and_check(cls, mode_recipe, recipes, graph_mode, strict):
     kwargs = {field: recipe.build(graph_mode) for field, recipe in recipes.items()}
     mode = mode_recipe.build(graph_mode)
     graph = tf.compat.v1.get_default_graph() if graph_mode else None
-    assume(_known_bug(mode, kwargs, graph_mode) is None)
     try:
         spec = cls(mode, **kwargs)
     except InvalidSpecError as error:
@@ -589,79 +589,16 @@ def _same(a, b):
     return False
 
 
-# --- known package bugs ----------------------------------------------------------------
-# Each is pinned by a strict xfail test below; the property skips (assume) exactly the
-# inputs that trigger it. When a bug is fixed its xfail test XPASSes and fails: then delete
-# the test's xfail mark AND the matching clause here, so the property covers it again.
-
-
-def _raises(fn):
-    try:
-        fn()
-    except Exception:
-        return True
-    return False
-
-
-def _known_bug(mode, kwargs, graph_mode):
-    """The known bug ``cls(mode, **kwargs)`` would hit, or None."""
-    if not _compares_like_a_str(mode):
-        return "B1: mode compared with `==` / `!=`"
-    scaffold = kwargs.get("scaffold")
-    if not isinstance(scaffold, (type(None), tf.compat.v1.train.Scaffold)) and _raises(
-        lambda: bool(scaffold)
-    ):
-        return "B2: bool(scaffold)"
-    for field in _HOOK_FIELDS:
-        hooks = kwargs.get(field)
-        if hooks is None or isinstance(hooks, (str, bytes, tf.compat.v1.train.SessionRunHook)):
-            continue
-        if _raises(lambda h=hooks: iter(h) is h) or (
-            iter(hooks) is not hooks and _iteration_raises_non_type_error(hooks)
-        ):
-            return "B3: tuple(hooks)"
-    train_op = kwargs.get("train_op")
-    if graph_mode and isinstance(train_op, tf.Variable) and _raises(lambda: train_op.op):
-        return "B4: train_op.op"
-    if not graph_mode and isinstance(train_op, tf.Variable) and _raises(train_op.value):
-        return "B6: train_op.value()"
-    for field in ("eval_metrics", "host_call"):
-        pair = kwargs.get(field)
-        if isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[1], dict):
-            if _raises(lambda p=pair: sorted(p[1])):
-                return "B5: sorted(keys)"
-    return None
-
-
-def _compares_like_a_str(mode):
-    try:
-        return isinstance(mode == ModeKeys.TRAIN, bool) and isinstance(mode != "x", bool)
-    except Exception:
-        return False
-
-
-def _iteration_raises_non_type_error(value):
-    try:
-        tuple(value)
-    except TypeError:
-        return False
-    except Exception:
-        return True
-    return False
-
-
-# What the bugs raise instead of InvalidSpecError (an AssertionError here is no bug).
-_BUG_ERRORS = (TypeError, ValueError, AttributeError, RuntimeError)
+# --- regressions found by the property tests ---------------------------------------------
+# Inputs hypothesis found that once raised something other than InvalidSpecError (B1-B5)
+# or that lenient validation rejected although upstream accepts them (B6, L1, L2).
 
 
 def _bug(bug_id, reason, cls, graph_mode, make_kwargs, what=""):
+    del reason  # kept beside each case as its history
     execution = "graph" if graph_mode else "eager"
     return pytest.param(
-        cls,
-        graph_mode,
-        make_kwargs,
-        id=f"{bug_id}-{cls.__name__}-{execution}{what}",
-        marks=pytest.mark.xfail(strict=True, raises=_BUG_ERRORS, reason=f"BUG {bug_id}: {reason}"),
+        cls, graph_mode, make_kwargs, id=f"{bug_id}-{cls.__name__}-{execution}{what}"
     )
 
 
@@ -705,6 +642,12 @@ def _fn1_pair_mixed_keys():
     return (_fn1, {"b": tf.ones([2]), 1: tf.ones([2])})
 
 
+@pytest.mark.parametrize("cls", [EstimatorSpec, TPUEstimatorSpec])
+def test_b6_graph_variable_train_op_is_accepted_eagerly_like_upstream(cls):
+    spec = cls(mode=ModeKeys.TRAIN, loss=tf.ones([]), train_op=_OTHER_VARIABLE)
+    assert spec.train_op is _OTHER_VARIABLE.op  # upstream takes `.op` too
+
+
 _KNOWN_BUGS = [
     *[
         _bug("B1", _B1, cls, False, lambda: dict(mode=tf.constant(1.0), loss=tf.constant(1.0)))
@@ -739,16 +682,6 @@ _KNOWN_BUGS = [
         )
         for cls in (EstimatorSpec, TPUEstimatorSpec)
     ],
-    *[
-        _bug(
-            "B6",
-            _B6,
-            cls,
-            False,
-            lambda: dict(mode=ModeKeys.TRAIN, loss=tf.ones([]), train_op=_OTHER_VARIABLE),
-        )
-        for cls in (EstimatorSpec, TPUEstimatorSpec)
-    ],
     _bug(
         "B5",
         _B5,
@@ -760,11 +693,10 @@ _KNOWN_BUGS = [
 
 
 @pytest.mark.parametrize("cls, graph_mode, make_kwargs", _KNOWN_BUGS)
-def test_known_bug_inputs_raise_invalid_spec_error(cls, graph_mode, make_kwargs):
+def test_regression_inputs_raise_invalid_spec_error(cls, graph_mode, make_kwargs):
     with tf.Graph().as_default() if graph_mode else contextlib.nullcontext():
         kwargs = make_kwargs()
         mode = kwargs.pop("mode")
-        assert _known_bug(mode, kwargs, graph_mode) is not None  # the property skips it
         with pytest.raises(InvalidSpecError) as info:
             cls(mode, **kwargs)
         _check_problems(cls, info.value)
@@ -812,27 +744,6 @@ def _intended_difference(kwargs, graph_mode):
     return None
 
 
-def _known_lenient_gap(kwargs, graph_mode):
-    """Inputs upstream accepts but lenient validation rejects (pinned by xfail tests)."""
-    for field in _HOOK_FIELDS:
-        hooks = kwargs.get(field)
-        if hooks is None or isinstance(hooks, tf.compat.v1.train.SessionRunHook):
-            continue
-        falsy = not _raises(lambda h=hooks: bool(h)) and not hooks
-        if falsy and (isinstance(hooks, (str, bytes)) or _raises(lambda h=hooks: tuple(h))):
-            return "L1: falsy non-iterable or string hooks"
-    metrics = kwargs.get("eval_metric_ops")
-    if not graph_mode and isinstance(metrics, dict):
-        for value in metrics.values():
-            if isinstance(value, tuple) and len(value) == 2:
-                metric, update = value
-                if not _is_tensor(metric) or not (
-                    isinstance(update, tf.Operation) or _is_tensor(update)
-                ):
-                    return "L2: eager (value, update_op) not checked by upstream"
-    return None
-
-
 def _outcome(fn, catch):
     try:
         fn()
@@ -854,9 +765,7 @@ def test_lenient_estimator_spec_accepts_exactly_what_upstream_accepts(graph_mode
         ours_kwargs = {field: recipe.build(graph_mode) for field, recipe in recipes.items()}
         theirs_kwargs = {field: recipe.build(graph_mode) for field, recipe in recipes.items()}
         mode = mode_recipe.build(graph_mode)
-        assume(_known_bug(mode, ours_kwargs, graph_mode) is None)
         assume(_intended_difference(ours_kwargs, graph_mode) is None)
-        assume(_known_lenient_gap(ours_kwargs, graph_mode) is None)
         theirs = _outcome(lambda: _compat.UPSTREAM_ESTIMATOR_SPEC(mode, **theirs_kwargs), Exception)
         with lenient_validation():
             ours = _outcome(lambda: EstimatorSpec(mode, **ours_kwargs), InvalidSpecError)
@@ -877,11 +786,9 @@ _L2 = (
 
 
 def _gap(gap_id, reason, graph_mode, make_kwargs):
+    del reason  # kept beside each case as its history
     return pytest.param(
-        graph_mode,
-        make_kwargs,
-        id=f"{gap_id}-{'graph' if graph_mode else 'eager'}",
-        marks=pytest.mark.xfail(strict=True, raises=InvalidSpecError, reason=f"{gap_id}: {reason}"),
+        graph_mode, make_kwargs, id=f"{gap_id}-{'graph' if graph_mode else 'eager'}"
     )
 
 
@@ -912,6 +819,5 @@ def test_lenient_gap_inputs_are_accepted_like_upstream(graph_mode, make_kwargs):
     with tf.Graph().as_default() if graph_mode else contextlib.nullcontext():
         _compat.UPSTREAM_ESTIMATOR_SPEC(**make_kwargs())  # upstream accepts it
         kwargs = make_kwargs()
-        assert _known_lenient_gap(kwargs, graph_mode) is not None  # the property skips it
         with lenient_validation():
             EstimatorSpec(**kwargs)
