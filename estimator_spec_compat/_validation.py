@@ -326,6 +326,13 @@ def check_export_outputs(ck, export_outputs, predictions, mode):
                 "wrap the tensors, e.g. `tf.estimator.export.PredictOutput({'y': y})`.",
                 kind="type",
             )
+    if not export_outputs and mode == ModeKeys.PREDICT:
+        ck.add_strict(
+            "export_outputs",
+            export_outputs,
+            "is empty, so an export would have no serving signature.",
+            "leave it out (None gives a default PredictOutput of the predictions) or add outputs.",
+        )
     if len(export_outputs) > 1 and DEFAULT_SIGNATURE not in export_outputs:
         add(
             "export_outputs",

@@ -509,7 +509,7 @@ def _check_common(spec, mode, strict, graph):
     if key == ModeKeys.PREDICT:  # an empty dict stays empty, as upstream keeps it
         assert isinstance(spec.export_outputs, dict)
         default = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
-        assert default in spec.export_outputs or not spec.export_outputs
+        assert default in spec.export_outputs or (not spec.export_outputs and not strict)
     if strict or key == ModeKeys.PREDICT:
         assert spec.export_outputs is None or all(
             isinstance(key, str) or not strict for key in spec.export_outputs

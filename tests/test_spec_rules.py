@@ -301,6 +301,15 @@ def test_export_outputs_non_dict_fails_in_predict_even_lenient():
         )
 
 
+def test_export_outputs_empty_in_predict_fails_strict_passes_lenient():
+    def build():
+        return EstimatorSpec(mode=PREDICT, predictions={"y": tf.ones([2])}, export_outputs={})
+
+    fails("eager", build, r"`export_outputs`.*no serving signature")
+    with lenient_validation():
+        assert build().export_outputs == {}  # upstream keeps it
+
+
 def _predict_output():
     return EstimatorSpec(mode=PREDICT, predictions={"y": tf.ones([2])}).export_outputs[DEFAULT]
 
