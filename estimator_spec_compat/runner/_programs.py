@@ -87,7 +87,7 @@ class Programs:
         return self._train_fetches(spec)
 
     def spec_hooks(self, mode):
-        """The ``*_hooks`` of ``mode``'s spec, as traced (one replica), else ()."""
+        """The ``*_hooks`` of ``mode``'s spec, as last traced."""
         fn = self._fns.get(mode)
         return tuple(getattr(getattr(fn, "result", None), "hooks", ()) or ())
 
@@ -164,6 +164,7 @@ class Programs:
 
         def build_fn(element):
             spec = self._call(element, has_labels, ModeKeys.TRAIN, global_step=self._stand_in)
+            self._fns[ModeKeys.TRAIN] = _v1_graph.V1Function(run=None, result=spec, wrapped=None)
             return self._train_fetches(spec)["loss"]
 
         fn = tf.function(build_fn, autograph=False)

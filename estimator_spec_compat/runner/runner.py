@@ -236,20 +236,22 @@ class Runner:
         if steps is not None and max_steps is not None:
             raise ValueError("Give `steps` or `max_steps`, not both (as Estimator.train).")
         hooks = list(hooks or ())
-        if hooks and self.num_replicas > 1:
-            raise ValueError(
-                f"`hooks` ({short_repr(hooks)}) are supported on one replica only (they "
-                f"fetch the model_fn's tensors every step); this runner has {self.num_replicas}."
-            )
         dataset, has_labels = self._dataset(input_fn, ModeKeys.TRAIN)
         self._programs.build(ModeKeys.TRAIN, dataset, has_labels)
+        all_hooks = [*hooks, *self._programs.spec_hooks(ModeKeys.TRAIN)]
+        if all_hooks and self.num_replicas > 1:
+            raise ValueError(
+                f"Hooks ({short_repr(all_hooks)}, from `hooks` and the spec's training_hooks) "
+                "are supported on one replica only (they fetch the model_fn's tensors every "
+                f"step); this runner has {self.num_replicas} replicas."
+            )
         self._restore(ModeKeys.TRAIN)
         start = int(self._programs.store.global_step.numpy())
         target = max_steps if max_steps is not None else (start + steps if steps else None)
         if target is not None and start >= target:
             _LOG.info("Skipping training: global step %d reached max_steps %d.", start, target)
             return self
-        if hooks or self._programs.spec_hooks(ModeKeys.TRAIN):
+        if all_hooks:
             self._train_with_hooks(dataset, has_labels, hooks, start, target)
         else:
             self._train_loops(dataset, has_labels, start, target)

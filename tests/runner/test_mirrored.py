@@ -59,6 +59,12 @@ try:
         models.input_fn(repeat=True), steps=1)
 except ValueError as error:
     print("static:", error)
+try:
+    Runner(model_fn=models.mlp_model_fn, strategy=mirrored, train_batch_size=16).train(
+        models.input_fn(repeat=True, drop_remainder=True), steps=1,
+        hooks=[tf.compat.v1.train.StopAtStepHook(num_steps=1)])
+except ValueError as error:
+    print("hooks:", error)
 print("batch sizes:", sorted(set(seen)))
 """
 
@@ -69,6 +75,7 @@ def test_mirrored_equals_one_device(python_subprocess, load_models_code, n):
     assert "mlp train 1" in out and "tpu train 1" in out
     assert f"static: With {n} replicas, train needs batches of a static size" in out
     assert "drop_remainder=True" in out
+    assert "supported on one replica only" in out and f"has {n} replicas" in out
     # TPUEstimator semantics: model_fn sees the per-replica batch, one device the global one.
     per_replica = 16 // n
     assert f"(True, 'train', {per_replica})" in out and "(False, 'train', 16)" in out
