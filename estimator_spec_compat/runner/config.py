@@ -29,6 +29,13 @@ class RunnerConfig:
       log_step_count_steps: log loss and steps/sec every so many steps.
       save_summary_steps: write ``loss`` and ``global_step/sec`` summaries to
         ``model_dir`` every so many steps; None writes none.
+      model_dir: filled in by the Runner (its ``model_dir``); set it only to the
+        same value, as with RunConfig and Estimator.
+
+    The config is what a model_fn / input_fn receives as ``config``; for code
+    written against RunConfig it also answers ``is_chief`` (True),
+    ``num_worker_replicas`` (1), ``num_ps_replicas`` (0), ``task_type``
+    (``"worker"``) and ``task_id`` (0): the runner is one process.
     """
 
     steps_per_loop: int = 100
@@ -37,6 +44,13 @@ class RunnerConfig:
     keep_checkpoint_max: int = 5
     log_step_count_steps: int = 100
     save_summary_steps: int | None = 100
+    model_dir: str | None = None
+
+    is_chief = True
+    num_worker_replicas = 1
+    num_ps_replicas = 0
+    task_type = "worker"
+    task_id = 0
 
     def __post_init__(self):
         problems = []
@@ -46,6 +60,8 @@ class RunnerConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 problems.append(f"`{name}` ({value!r}) must be a positive integer.")
+        if self.model_dir is not None and not isinstance(self.model_dir, str):
+            problems.append(f"`model_dir` ({self.model_dir!r}) must be a string or None.")
         seed = self.tf_random_seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             problems.append(f"`tf_random_seed` ({seed!r}) must be an integer or None.")

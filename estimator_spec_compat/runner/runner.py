@@ -43,6 +43,7 @@ SessionRunHooks are not run (no Session); graph-level ``tf_random_seed`` is TF's
 global seed set before tracing (seeded ops give Estimator's values).
 """
 
+import dataclasses
 import logging
 import tempfile
 
@@ -142,7 +143,13 @@ class Runner:
                 "`params` must not contain 'batch_size' when batch sizes are given: the "
                 "runner sets params['batch_size'] per mode, as TPUEstimator did."
             )
-        self.model_dir = model_dir or tempfile.mkdtemp(prefix="runner_")
+        if model_dir and config.model_dir and str(model_dir) != config.model_dir:
+            raise ValueError(
+                f"`model_dir` ({model_dir!r}) and `config.model_dir` ({config.model_dir!r}) "
+                "differ; give one of them (or the same value), as with Estimator."
+            )
+        self.model_dir = str(model_dir or config.model_dir or tempfile.mkdtemp(prefix="runner_"))
+        config = dataclasses.replace(config, model_dir=self.model_dir)
         self.params = params
         self.config = config
         self.strategy = _resolve_strategy(strategy)

@@ -451,3 +451,18 @@ def test_tpu_scaffold_fn_init_from_checkpoint(models, tmp_path):
     assert len(list(target.predict(models.input_fn(labels=False)))) == 64  # fresh: warm start
     np.testing.assert_array_equal(target.get_variable_value("w"), source.get_variable_value("w"))
     assert not np.array_equal(target.get_variable_value("b"), source.get_variable_value("b"))
+
+
+def test_model_fn_config_answers_like_run_config(models, tmp_path):
+    seen = {}
+
+    def model_fn(features, labels, mode, params, config):
+        seen.update(
+            model_dir=config.model_dir, chief=config.is_chief, workers=config.num_worker_replicas
+        )
+        return models.mlp_model_fn(features, labels, mode, params)
+
+    _runner(models, tmp_path, model_fn).train(models.input_fn(repeat=True), steps=1)
+    assert seen == {"model_dir": str(tmp_path), "chief": True, "workers": 1}
+    with pytest.raises(ValueError, match="differ"):
+        Runner(model_fn=model_fn, model_dir="/a", config=RunnerConfig(model_dir="/b"))
