@@ -37,10 +37,19 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    ``tf.while_loop``; the step count is a tensor, so nothing retraces. Logs,
    summaries and checkpoints happen between loops (`_reporting`).
 
+6. **Hooks** (`_hooks`): standard SessionRunHooks (``train(hooks=...)``, the
+   spec's ``training_hooks``) become `convert.hooks` callbacks, fed each step from
+   the pruned graph: one step per call then, one replica only.
+7. **Warm starts**: ``init_from_checkpoint`` (in the model_fn or a TPU
+   ``scaffold_fn``) is read back from the traced graph and applied when
+   ``model_dir`` has no checkpoint, as its TF1 initializers were.
+
 Known differences from Estimator: a TRAIN step under several replicas runs
-every stateful op the model_fn builds (no pruning in replica context);
-SessionRunHooks are not run (no Session); graph-level ``tf_random_seed`` is TF's
-global seed set before tracing (seeded ops give Estimator's values).
+every stateful op the model_fn builds (no pruning in replica context); hooks
+and a Scaffold's ``init_fn``/``saver`` need a Session (hooks are converted, see
+6; ``Scaffold`` is ignored); graph-level ``tf_random_seed`` is TF's global seed,
+set before the first trace (seeded ops give Estimator's values); evaluation and
+summaries go to event files written with ``tf.summary``.
 """
 
 import dataclasses
