@@ -1,5 +1,7 @@
 """Datasets from a legacy input_fn: (features, labels) or features, static shapes for replicas."""
 
+import concurrent.futures
+
 from estimator_spec_compat._compat import tf
 from estimator_spec_compat._errors import short_repr
 from estimator_spec_compat.runner._calls import call_input_fn
@@ -100,3 +102,21 @@ def pad_batch(batch, size):
         return tf.concat([t, extra], axis=0)
 
     return tf.nest.map_structure(pad, batch), rows
+
+
+# One thread that drops iterators: destroying one waits for tf.data's autotuning thread.
+_RELEASER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="runner")
+
+
+def release_in_background(box):
+    """Empties ``box`` (a list holding the only reference to an iterator) on a helper thread.
+
+    Destroying a tf.data iterator joins its autotuning thread, which only notices
+    between naps that grow to hundreds of milliseconds over a second of training;
+    a ``train`` call need not wait for that. The iterator is gone soon after,
+    as it would be at the end of ``train`` (or of an Estimator's Session).
+
+    Returns:
+      The ``concurrent.futures.Future`` of the release.
+    """
+    return _RELEASER.submit(box.clear)

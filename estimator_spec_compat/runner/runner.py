@@ -286,23 +286,27 @@ class Runner:
             self.last_train_loss = loss
 
     def _train_loops(self, dataset, has_labels, start, target):
-        iterator = iter(self._programs.distribute(dataset))
+        box = [iter(self._programs.distribute(dataset))]  # the iterator's only owner
         infinite = bool(dataset.cardinality().numpy() == tf.data.INFINITE_CARDINALITY)
-        loop = self._programs.train_loop(has_labels)
         reporter = LoopReporter(self.config, self.model_dir, start, self._save)
-        step, per_loop = start, self.config.steps_per_loop
         try:
-            while target is None or step < target:
-                n = per_loop if target is None else min(per_loop, target - step)
-                ran, loss = loop(iterator, tf.constant(n, tf.int64), infinite)
-                step = int(self._programs.store.global_step.numpy())
-                if int(ran):
-                    self.last_train_loss = float(loss)
-                    reporter.after_loop(step, self.last_train_loss)
-                if int(ran) < n:
-                    break
+            self._run_loops(box[0], has_labels, start, target, infinite, reporter)
         finally:
             reporter.close()
+            _data.release_in_background(box)
+
+    def _run_loops(self, iterator, has_labels, start, target, infinite, reporter):
+        loop = self._programs.train_loop(has_labels)
+        step, per_loop = start, self.config.steps_per_loop
+        while target is None or step < target:
+            n = per_loop if target is None else min(per_loop, target - step)
+            ran, loss = loop(iterator, tf.constant(n, tf.int64), infinite)
+            step = int(self._programs.store.global_step.numpy())
+            if int(ran):
+                self.last_train_loss = float(loss)
+                reporter.after_loop(step, self.last_train_loss)
+            if int(ran) < n:
+                break
 
     def evaluate(self, input_fn, steps=None, name=None):
         """Evaluates the latest checkpoint: ``{'loss', 'global_step', every metric}``.
