@@ -184,15 +184,20 @@ class Programs:
             )
         call_host_fn("host_call", (self._host_call_fn, host_tensors))
 
-    def train_loop(self, has_labels):
-        """The train program: ``run(iterator, n, infinite) -> (steps_run, mean loss)``."""
+    def train_loop(self, has_labels, iterator, infinite):
+        """The train program on ``iterator``: ``run(n) -> (steps_run, mean loss)``.
+
+        It calls the loop's concrete function directly: no signature matching per call.
+        """
         if ModeKeys.TRAIN not in self._loops:
             self._loops[ModeKeys.TRAIN] = _loops.make_train_loop(
                 self._strategy, lambda e: self._train_step(e, has_labels), self._host_call
             )
-        loop = self._loops[ModeKeys.TRAIN]
+        count = tf.TensorSpec([], tf.int64)
+        with self._scope():
+            loop = self._loops[ModeKeys.TRAIN].get_concrete_function(iterator, count, infinite)
 
-        def run(iterator, n, infinite):
+        def run(n):
             with self._scope():
                 return loop(iterator, n, infinite)
 

@@ -296,11 +296,11 @@ class Runner:
             _data.release_in_background(box)
 
     def _run_loops(self, iterator, has_labels, start, target, infinite, reporter):
-        loop = self._programs.train_loop(has_labels)
+        loop = self._programs.train_loop(has_labels, iterator, infinite)
         step, per_loop = start, self.config.steps_per_loop
         while target is None or step < target:
             n = per_loop if target is None else min(per_loop, target - step)
-            ran, loss = loop(iterator, tf.constant(n, tf.int64), infinite)
+            ran, loss = loop(tf.constant(n, tf.int64))
             step = int(self._programs.store.global_step.numpy())
             if int(ran):
                 self.last_train_loss = float(loss)
