@@ -3,9 +3,12 @@
 They happen at loop boundaries (every ``steps_per_loop`` steps), the first
 boundary at or after each due step, as TPUEstimator did with
 ``iterations_per_loop``. Summaries are Estimator's own: ``loss`` and
-``global_step/sec`` in ``model_dir``'s event files.
+``global_step/sec`` in ``model_dir``'s event files, written by one writer per
+``train`` call that flushes on its own schedule and when closed (as Estimator's
+cached FileWriter did), not after every loop.
 """
 
+import functools
 import logging
 import os
 import time
@@ -57,7 +60,6 @@ class LoopReporter:
             with self._writer.as_default(step=step):
                 _scalar("loss", loss)
                 _scalar("global_step/sec", rate)
-            self._writer.flush()
         if self._due("save", config.save_checkpoints_steps, step):
             self._save()
             self._last["save"] = step
@@ -85,8 +87,12 @@ def write_eval_summaries(model_dir, name, results):
     return directory
 
 
+@functools.cache
+def _scalar_metadata():
+    plugin = tf.compat.v1.SummaryMetadata.PluginData(plugin_name="scalars")
+    return tf.compat.v1.SummaryMetadata(plugin_data=plugin).SerializeToString()
+
+
 def _scalar(tag, value):
     """A TensorBoard scalar via ``tf.summary.write`` (no tensorboard package needed)."""
-    plugin = tf.compat.v1.SummaryMetadata.PluginData(plugin_name="scalars")
-    metadata = tf.compat.v1.SummaryMetadata(plugin_data=plugin)
-    tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata.SerializeToString())
+    tf.summary.write(tag, tf.constant(value, tf.float32), metadata=_scalar_metadata())
