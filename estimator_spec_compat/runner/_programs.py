@@ -220,24 +220,27 @@ class Programs:
             )
         loop = self._loops[ModeKeys.EVAL]
         self.store.reset_local_variables()
-        iterator = iter(self.distribute(dataset))
-        done = 0
-        while steps is None or done < steps:
-            n = (
-                self._config.steps_per_loop
-                if steps is None
-                else min(self._config.steps_per_loop, steps - done)
-            )
-            with self._scope():
-                ran = int(loop(iterator, tf.constant(n, tf.int64)))
-            done += ran
-            if ran < n:
-                break
+        box = [iter(self.distribute(dataset))]  # the iterator's only owner
+        try:
+            done = self._eval_loops(loop, box[0], steps)
+        finally:
+            _data.release_in_background(box)
         if not done:
             raise ValueError("`input_fn` gave no batches to evaluate.")
         results = {k: v.numpy() for k, v in fns.values().items()}
         results["global_step"] = self.store.global_step.numpy()
         return results
+
+    def _eval_loops(self, loop, iterator, steps):
+        done, per_loop = 0, self._config.steps_per_loop
+        while steps is None or done < steps:
+            n = per_loop if steps is None else min(per_loop, steps - done)
+            with self._scope():
+                ran = int(loop(iterator, tf.constant(n, tf.int64)))
+            done += ran
+            if ran < n:
+                break
+        return done
 
     # --- predict ------------------------------------------------------------------
 
