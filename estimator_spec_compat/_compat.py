@@ -161,3 +161,9 @@ def first_variable_creator_scope(creator):
     if scope is None:  # pragma: no cover - a future TF without priorities
         return tf.variable_creator_scope(creator)
     return scope(creator, priority=200)
+
+
+# --- runner: training summaries ---
+#: Estimator's own event writer (``FileWriterCache``'s): a Python thread writes
+#: queued events and flushes every ``flush_secs``; usable in eager mode.
+from tensorflow.python.summary.writer.event_file_writer import EventFileWriter  # noqa: E402, F401

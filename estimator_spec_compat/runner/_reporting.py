@@ -3,9 +3,10 @@
 They happen at loop boundaries (every ``steps_per_loop`` steps), the first
 boundary at or after each due step, as TPUEstimator did with
 ``iterations_per_loop``. Summaries are Estimator's own: ``loss`` and
-``global_step/sec`` in ``model_dir``'s event files, written by one writer per
-``train`` call that flushes on its own schedule and when closed (as Estimator's
-cached FileWriter did), not after every loop.
+``global_step/sec`` in ``model_dir``'s event files as ``simple_value`` scalars,
+written by Estimator's own event writer: queued to its thread, flushed every
+120 s and when ``train`` ends, never after each loop (``tf.summary`` writers
+flush whenever their ``as_default`` context exits).
 """
 
 import functools
@@ -15,7 +16,7 @@ import time
 
 import numpy as np
 
-from estimator_spec_compat._compat import tf
+from estimator_spec_compat._compat import EventFileWriter, tf
 
 _LOG = logging.getLogger("estimator_spec_compat.runner")
 
@@ -56,10 +57,15 @@ class LoopReporter:
         if self._due("summary", config.save_summary_steps, step):
             rate = self._rate("summary", step)
             if self._writer is None:
-                self._writer = tf.summary.create_file_writer(self._model_dir)
-            with self._writer.as_default(step=step):
-                _scalar("loss", loss)
-                _scalar("global_step/sec", rate)
+                self._writer = EventFileWriter(self._model_dir)
+            values = [
+                tf.compat.v1.Summary.Value(tag="loss", simple_value=loss),
+                tf.compat.v1.Summary.Value(tag="global_step/sec", simple_value=rate),
+            ]
+            summary = tf.compat.v1.Summary(value=values)
+            self._writer.add_event(
+                tf.compat.v1.Event(wall_time=time.time(), step=step, summary=summary)
+            )
         if self._due("save", config.save_checkpoints_steps, step):
             self._save()
             self._last["save"] = step
