@@ -104,19 +104,24 @@ def pad_batch(batch, size):
     return tf.nest.map_structure(pad, batch), rows
 
 
-# One thread that drops iterators: destroying one waits for tf.data's autotuning thread.
+# One thread that drops iterators (see release_in_background).
 _RELEASER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="runner")
 
 
 def release_in_background(box):
     """Empties ``box`` (a list holding the only reference to an iterator) on a helper thread.
 
-    Destroying a tf.data iterator joins its autotuning thread, which only notices
-    between naps that grow to hundreds of milliseconds over a second of training;
-    a ``train`` call need not wait for that. The iterator is gone soon after,
-    as it would be at the end of ``train`` (or of an Estimator's Session).
+    Destroying a tf.data iterator can block for hundreds of milliseconds (measured
+    on TF 2.15: up to ~0.5 s after a second of training, ~0 with tf.data autotuning
+    off, so it waits on the autotuning thread); a ``train`` call need not wait for
+    that. The iterator is gone soon after, as at the end of ``train`` (or of an
+    Estimator's Session).
 
     Returns:
-      The ``concurrent.futures.Future`` of the release.
+      The ``concurrent.futures.Future`` of the release (None if it happened here).
     """
-    return _RELEASER.submit(box.clear)
+    try:
+        return _RELEASER.submit(box.clear)
+    except RuntimeError:  # the interpreter is shutting down: no new threads
+        box.clear()
+        return None
