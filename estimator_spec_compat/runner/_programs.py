@@ -257,14 +257,18 @@ class Programs:
             self._loops[ModeKeys.PREDICT] = _loops.make_predict_step(self._strategy, fn.run)
         step = self._loops[ModeKeys.PREDICT]
         full = batch_size
-        for element in dataset:
-            rows = int(tf.nest.flatten(element)[0].shape[0])
-            if self.num_replicas > 1 or batch_size:
-                full = full or _round_up(rows, self.num_replicas)
-                element, rows = _data.pad_batch(element, full)
-            with self._scope():
-                out = step(element)
-            yield from _emit(out, rows, predict_keys, single)
+        box = [iter(dataset)]  # the iterator's only owner once the loop ends
+        try:
+            for element in box[0]:
+                rows = int(tf.nest.flatten(element)[0].shape[0])
+                if self.num_replicas > 1 or batch_size:
+                    full = full or _round_up(rows, self.num_replicas)
+                    element, rows = _data.pad_batch(element, full)
+                with self._scope():
+                    out = step(element)
+                yield from _emit(out, rows, predict_keys, single)
+        finally:
+            _data.release_in_background(box)
 
 
 def export(programs, export_dir_base, serving_input_receiver_fn, restore):
