@@ -25,6 +25,7 @@ from estimator_spec_compat.convert import serving as serving_lib
 from estimator_spec_compat.convert import signatures as signatures_lib
 from estimator_spec_compat.runner import _data, _loops, _v1_graph
 from estimator_spec_compat.runner._calls import call_model_fn
+from estimator_spec_compat.runner._keras_optimizer import KerasOptimizerSwap
 from estimator_spec_compat.runner._metrics import EvalFunctions
 from estimator_spec_compat.runner._store import VariableStore
 
@@ -38,6 +39,10 @@ class Programs:
         self._config = config
         self._params_for = params_for
         self.store = VariableStore(strategy)
+        #: ``RunnerConfig(optimizer="keras")``: the v1 optimizer applied as a Keras one.
+        self.optimizer = KerasOptimizerSwap(
+            enabled=config.optimizer == "keras", store=self.store, strategy=strategy
+        )
         self._used = {}
         self._fns = {}
         self._specs = {}  # mode -> (element spec, has_labels) last traced
@@ -55,6 +60,7 @@ class Programs:
         if mode == ModeKeys.PREDICT:
             labels = None  # Estimator.predict drops labels
         self.store.install(global_step)
+        self.optimizer.mode = mode
         params = self._params_for(mode, for_model_fn=True)
         with self.store.creator_scope():  # innermost: before strategy.run's own creators
             spec = call_model_fn(self._model_fn, features, labels, mode, params, self._config)
@@ -94,7 +100,7 @@ class Programs:
     @contextlib.contextmanager
     def _scope(self, *, build=False, record=None):
         with self.store.scope(allow_creation=build, record=record):
-            with _estimator_loss_scaling(self._strategy):
+            with _estimator_loss_scaling(self._strategy), self.optimizer.intercept():
                 yield
 
     def distribute(self, dataset):

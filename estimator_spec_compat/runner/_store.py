@@ -116,6 +116,16 @@ class VariableStore:
             self._open, self._record = previous
 
     @contextlib.contextmanager
+    def passthrough(self):
+        """Variables made while active bypass the store (objects the runner owns itself,
+        e.g. the Keras optimizer of ``RunnerConfig(optimizer="keras")``)."""
+        previous, self._creating = self._creating, True
+        try:
+            yield
+        finally:
+            self._creating = previous
+
+    @contextlib.contextmanager
     def plain_copies(self):
         """Hands out plain (not distributed) copies of the model's variables.
 

@@ -9,6 +9,8 @@ _POSITIVE = (
     "save_summary_steps",
 )
 
+_OPTIMIZERS = ("model_fn", "keras")
+
 
 @dataclasses.dataclass(frozen=True)
 class RunnerConfig:
@@ -29,6 +31,13 @@ class RunnerConfig:
       log_step_count_steps: log loss and steps/sec every so many steps.
       save_summary_steps: write ``loss`` and ``global_step/sec`` summaries to
         ``model_dir`` every so many steps; None writes none.
+      optimizer: ``"model_fn"`` (default): the model_fn's ``train_op`` runs as written,
+        its v1 optimizer and slot variables included. ``"keras"``: the v1 optimizer
+        the model_fn calls ``minimize`` / ``apply_gradients`` on is converted once
+        (`convert.optimizers.to_keras_optimizer`; a ``tf.compat.v1.train.*_decay``
+        learning rate becomes a Keras schedule) and applied as that Keras optimizer,
+        for users migrating further. Its slots are checkpointed as
+        ``keras_optimizer/...``; a v1 checkpoint's slots are transferred on resume.
       model_dir: filled in by the Runner (its ``model_dir``); set it only to the
         same value, as with RunConfig and Estimator.
 
@@ -45,6 +54,7 @@ class RunnerConfig:
     log_step_count_steps: int = 100
     save_summary_steps: int | None = 100
     model_dir: str | None = None
+    optimizer: str = "model_fn"
 
     is_chief = True
     num_worker_replicas = 1
@@ -65,6 +75,17 @@ class RunnerConfig:
         seed = self.tf_random_seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             problems.append(f"`tf_random_seed` ({seed!r}) must be an integer or None.")
+        if not isinstance(self.optimizer, str):
+            raise TypeError(
+                f"Invalid RunnerConfig: `optimizer` ({self.optimizer!r}) must be a string, "
+                f"one of {list(_OPTIMIZERS)}."
+            )
+        if self.optimizer not in _OPTIMIZERS:
+            problems.append(
+                f"`optimizer` ({self.optimizer!r}) must be one of {list(_OPTIMIZERS)}: "
+                "'model_fn' runs the model_fn's v1 optimizer as written, 'keras' applies it "
+                "as the equivalent Keras optimizer."
+            )
         if problems:
             wrong_type = any(
                 not isinstance(getattr(self, n), int | type(None)) for n in (*_POSITIVE,)

@@ -219,6 +219,8 @@ class Runner:
         variables = self._programs.variables_for(mode)
         if prefix is not None:
             _checkpoint.restore(prefix, variables)
+            if mode == ModeKeys.TRAIN:  # RunnerConfig(optimizer="keras"): its slots
+                self._programs.optimizer.restore(prefix, _checkpoint.restore)
         else:  # a fresh start: init_from_checkpoint initializers apply, as in TF1
             self._programs.store.apply_warm_starts(variables)
         self._programs.store.sync_copies()
@@ -229,7 +231,10 @@ class Runner:
         return _checkpoint.save(
             self.model_dir,
             step,
-            self._programs.store.global_variables,
+            {
+                **self._programs.store.global_variables,
+                **self._programs.optimizer.checkpoint_variables(),
+            },
             keep_max=self.config.keep_checkpoint_max,
         )
 
