@@ -47,6 +47,11 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
 7. **Warm starts**: ``init_from_checkpoint`` (in the model_fn or a TPU
    ``scaffold_fn``) is read back from the traced graph and applied when
    ``model_dir`` has no checkpoint, as its TF1 initializers were.
+8. **A Keras optimizer instead** (``RunnerConfig(optimizer="keras")``,
+   `_keras_optimizer`): while tracing, v1 ``apply_gradients`` is patched; the
+   v1 optimizer is converted once (`convert.optimizers`), decays become Keras
+   schedules, its state is checkpointed as ``keras_optimizer/...``, and a v1
+   checkpoint's slots are transferred on resume.
 
 Known differences from Estimator: a TRAIN step under several replicas runs
 every stateful op the model_fn builds (no pruning in replica context); hooks

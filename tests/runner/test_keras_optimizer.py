@@ -8,7 +8,7 @@ Estimator. Tolerances are those of ``tests/convert/test_optimizers.py``.
 import numpy as np
 import pytest
 
-from estimator_spec_compat import ModeKeys
+from estimator_spec_compat import ModeKeys, _compat
 from estimator_spec_compat._compat import tf
 from estimator_spec_compat.runner import Runner, RunnerConfig
 from estimator_spec_compat.spec import EstimatorSpec
@@ -167,6 +167,44 @@ print("iterations", reader.get_tensor("keras_optimizer/iterations"))
 def test_mirrored_two_replicas_equal_one_device(python_subprocess, load_models_code):
     code = MIRRORED.format(load_models=load_models_code, rtol=RTOL, atol=ATOL)
     assert "iterations 10" in python_subprocess(code)
+
+
+LAYERS = """
+import tempfile
+import numpy as np
+import tensorflow as tf
+{load_models}
+from estimator_spec_compat.runner import Runner, RunnerConfig
+
+def run(optimizer, hooks=None):
+    runner = Runner(
+        model_fn=models.layers_model_fn, model_dir=tempfile.mkdtemp(),
+        params={{"optimizer": "momentum", "learning_rate": 0.02, "dropout": 0.0}},
+        config=RunnerConfig(steps_per_loop=5, tf_random_seed=3, optimizer=optimizer),
+        train_batch_size=16,
+    )
+    return runner.train(models.input_fn(repeat=True), steps=8, hooks=hooks)
+
+expected = run("model_fn")
+for hooks in (None, [tf.compat.v1.train.StopAtStepHook(last_step=8)]):
+    keras = run("keras", hooks)
+    names = keras.get_variable_names()
+    assert names == [n for n in expected.get_variable_names() if "Momentum" not in n], names
+    for name in names:
+        want = expected.get_variable_value(name)
+        np.testing.assert_allclose(keras.get_variable_value(name), want, rtol={rtol}, atol={atol})
+    assert not np.allclose(keras.get_variable_value("batch_normalization/moving_mean"), 0.0)
+    print("ok", "hooks" if hooks else "loops", keras.get_variable_value("global_step"))
+"""
+
+
+def test_layers_update_ops_and_hooks(python_subprocess, load_models_code):
+    """tf.compat.v1.layers with batch-norm UPDATE_OPS as the train_op's control inputs,
+    in the compiled loop and in the one-step-per-call hooks path (legacy Keras)."""
+    code = LAYERS.format(load_models=load_models_code, rtol=RTOL, atol=ATOL)
+    legacy = {} if _compat.HAS_ESTIMATOR else {"TF_USE_LEGACY_KERAS": "1"}  # Keras 2 for v1 layers
+    out = python_subprocess(code, env=legacy)
+    assert "ok loops 8" in out and "ok hooks 8" in out
 
 
 @pytest.mark.parametrize(
