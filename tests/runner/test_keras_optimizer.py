@@ -96,6 +96,10 @@ def test_keras_option_trains_as_the_v1_optimizer(tmp_path, params):
     # EVAL builds the train_op too; it is not run, and it makes no v1 slot.
     assert keras.evaluate(input_fn, steps=2)["global_step"] == 12
     assert keras.get_variable_names() == sorted(MODEL_VARS)
+    converted = keras._programs.optimizer.keras_optimizer
+    keras.train(input_fn, steps=1)  # restores its own checkpoint: the Keras state by name
+    assert keras._programs.optimizer.keras_optimizer is converted  # converted once
+    assert int(converted.iterations.numpy()) == 13
 
 
 @pytest.mark.parametrize(
@@ -107,15 +111,17 @@ def test_keras_option_trains_as_the_v1_optimizer(tmp_path, params):
     ],
 )
 def test_resume_from_a_v1_optimizer_checkpoint_transfers_its_slots(tmp_path, params):
-    """6 steps with the v1 optimizer, then 6 with the Keras one in the same model_dir."""
-    expected = _runner(tmp_path / "v1", "model_fn", **params).train(input_fn, steps=6)
-    expected.train(input_fn, steps=6)  # the input restarts, as it does for the Keras part
+    """6 steps with the v1 optimizer, then 3 + 3 with the Keras one (a new Runner each
+    time: v1 slots transferred, then the Keras state restored by name)."""
+    expected = _runner(tmp_path / "v1", "model_fn", **params)
+    for steps in (6, 3, 3):  # the input restarts with each call, in both runs
+        expected.train(input_fn, steps=steps)
     _runner(tmp_path / "mixed", "model_fn", **params).train(input_fn, steps=6)
-    resumed = _runner(tmp_path / "mixed", "keras", **params).train(input_fn, steps=6)
+    _runner(tmp_path / "mixed", "keras", **params).train(input_fn, steps=3)
+    resumed = _runner(tmp_path / "mixed", "keras", **params).train(input_fn, steps=3)
     _assert_same_model(resumed.get_variable_value, expected.get_variable_value, _initial_value)
-    again = _runner(tmp_path / "mixed", "keras", **params).train(input_fn, steps=1)
-    reader = tf.train.load_checkpoint(again.latest_checkpoint())
-    assert int(reader.get_tensor("keras_optimizer/iterations")) == 13
+    reader = tf.train.load_checkpoint(resumed.latest_checkpoint())
+    assert int(reader.get_tensor("keras_optimizer/iterations")) == 12
 
 
 @pytest.mark.estimator_world
