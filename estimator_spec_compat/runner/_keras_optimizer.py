@@ -148,11 +148,14 @@ class KerasOptimizerSwap:
 
     def _keras_for(self, v1_optimizer, var_list):
         if self._keras is not None:
-            if type(v1_optimizer) is not type(self._v1):
+            same_vars = [id(v) for v in var_list] == [id(v) for v in self._var_list]
+            if type(v1_optimizer) is not type(self._v1) or not same_vars:
                 raise ValueError(
-                    f"The model_fn used a {type(self._v1).__name__} when the runner built it and "
-                    f"now a {type(v1_optimizer).__name__}; with `RunnerConfig(optimizer='keras')` "
-                    "the model_fn must use the same v1 optimizer in every call."
+                    "`RunnerConfig.optimizer` is 'keras', which supports one v1 optimizer per "
+                    f"model_fn, applied to the same variables in every call; the runner converted "
+                    f"{type(self._v1).__name__} on {len(self._var_list)} variable(s) and now "
+                    f"sees {type(v1_optimizer).__name__} on {len(var_list)}. Keep "
+                    "`optimizer='model_fn'` for such a model_fn (e.g. two optimizers)."
                 )
             return self._keras
         learning_rate = self._learning_rate(v1_optimizer)

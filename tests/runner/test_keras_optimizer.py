@@ -49,7 +49,11 @@ def model_fn(features, labels, mode, params):
     elif params.get("decay") == "graph_tensor":
         lr = lr / (1.0 + tf.cast(step, tf.float32))  # no v1 decay function: not recoverable
     optimizer = OPTIMIZERS[params["optimizer"]](lr)
-    train_op = optimizer.minimize(loss, global_step=step)
+    if params.get("two_optimizers"):  # GAN style: each optimizer trains some variables
+        first = OPTIMIZERS["sgd"](lr).minimize(loss, var_list=[w])
+        train_op = tf.group(first, optimizer.minimize(loss, step, var_list=[b, w_out]))
+    else:
+        train_op = optimizer.minimize(loss, global_step=step)
     return EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 
@@ -234,6 +238,13 @@ def test_layers_update_ops_and_hooks(python_subprocess, load_models_code):
             r"learning rate .*GradientDescentOptimizer is a Tensor computed in its graph.*"
             r"tf.compat.v1.train.\*_decay",
             id="learning_rate_graph_tensor",
+        ),
+        pytest.param(
+            {"optimizer": "adam", "two_optimizers": True},
+            ValueError,
+            r"supports one v1 optimizer per model_fn.*converted GradientDescentOptimizer on 1 "
+            r"variable\(s\) and now sees AdamOptimizer on 2",
+            id="two_optimizers",
         ),
     ],
 )
