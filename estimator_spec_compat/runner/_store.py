@@ -121,7 +121,8 @@ class VariableStore:
         e.g. the Keras optimizer of ``RunnerConfig(optimizer="keras")``)."""
         previous, self._creating = self._creating, True
         try:
-            yield
+            with _collections_kept():
+                yield
         finally:
             self._creating = previous
 
@@ -308,7 +309,7 @@ class VariableStore:
             collections.append(_GRAPH_KEYS.TRAINABLE_VARIABLES)
         args = {k: kwargs[k] for k in _V1_KWARGS if kwargs.get(k) is not None}
         args["trainable"] = trainable
-        with tf.init_scope():
+        with _collections_kept(), tf.init_scope():
             initial = _eager_initial_value(name, args.pop("initial_value"), args.get("dtype"))
             self._creating = True
             try:
@@ -335,6 +336,21 @@ def _strip_base(scope, bases):
         if base and (scope == base or scope.startswith(base + "/")):
             return scope[len(base) + 1 :]
     return scope
+
+
+@contextlib.contextmanager
+def _collections_kept():
+    """The trace graph's variable lists as they were: creators further down (wrap_function's)
+    list what they make, e.g. a MirroredVariable's components next to it, and the v1
+    optimizer would then train each twice. `VariableStore._creator` lists what it hands out."""
+    graph = tf.compat.v1.get_default_graph()
+    keys = (_GRAPH_KEYS.GLOBAL_VARIABLES, _GRAPH_KEYS.TRAINABLE_VARIABLES)
+    saved = {key: list(graph.get_collection(key)) for key in keys}
+    try:
+        yield
+    finally:
+        for key, items in saved.items():
+            graph.get_collection_ref(key)[:] = items
 
 
 @contextlib.contextmanager

@@ -179,6 +179,29 @@ def test_mirrored_two_replicas_equal_one_device(python_subprocess, load_models_c
     assert "iterations 10" in python_subprocess(code)
 
 
+@pytest.mark.parametrize(
+    "mode", [pytest.param("model_fn", id="v1"), pytest.param("keras", id="keras")]
+)
+def test_mirrored_over_one_device_applies_each_gradient_once(tmp_path, mode):
+    """A MirroredStrategy's component variables must not reach TRAINABLE_VARIABLES next
+    to the MirroredVariable (wrap_function's creator listed them: trained twice)."""
+
+    def run(name, strategy):
+        config = RunnerConfig(steps_per_loop=5, optimizer=mode, save_summary_steps=None)
+        runner = Runner(
+            model_fn=model_fn,
+            model_dir=str(tmp_path / name),
+            params={"optimizer": "sgd"},
+            config=config,
+            strategy=strategy,
+        )
+        return runner.train(input_fn, steps=4)
+
+    mirrored = run("mirrored", tf.distribute.MirroredStrategy(["/cpu:0"]))
+    one = run("one", tf.distribute.OneDeviceStrategy("/cpu:0"))
+    _assert_same_model(mirrored.get_variable_value, one.get_variable_value, _initial_value)
+
+
 LAYERS = """
 import tempfile
 import numpy as np
