@@ -69,17 +69,19 @@ def input_fn(mode, params):
 
 
 PARAMS = {"hidden_units": [64, 64], "n_classes": 4, "learning_rate": 0.01}
+SEED = 42  # the same graph-level seed for both: same initial weights, same results
 
 
 def make_estimator(use_estimator, model_dir):
     if use_estimator:  # before: the real Estimator (graph mode, Session)
-        return tf.estimator.Estimator(model_fn, model_dir=model_dir, params=PARAMS)
+        config = tf.estimator.RunConfig(tf_random_seed=SEED)
+        return tf.estimator.Estimator(model_fn, model_dir=model_dir, params=PARAMS, config=config)
     # after: the one-line change
     return Runner(
         model_fn=model_fn,
         model_dir=model_dir,
         params=PARAMS,
-        config=RunnerConfig(steps_per_loop=100),
+        config=RunnerConfig(steps_per_loop=100, tf_random_seed=SEED),
     )
 
 
