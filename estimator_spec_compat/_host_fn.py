@@ -123,8 +123,20 @@ def check_host_fn(ck, name, value):
                 "convert it with `tf.convert_to_tensor` or compute it inside model_fn.",
                 kind="type",
             )
-    check_batch_major(ck, named, "tensors are concatenated along axis 0 across TPU replicas")
+    check_batch_major(ck, name, named, "tensors are concatenated along axis 0 across TPU replicas")
     return value
+
+
+def callable_without_arguments(fn):
+    """Whether ``fn()`` binds: every parameter has a default or is variadic (True if unknown)."""
+    signature = _signature(fn)
+    if signature is None:
+        return True
+    try:
+        signature.bind()
+    except TypeError:
+        return False
+    return True
 
 
 def call_host_fn(name, host_fn_pair):

@@ -164,12 +164,17 @@ def check_predictions(ck, predictions, mode, *, batch_major=False):
             else []
         )
     if batch_major and mode == ModeKeys.PREDICT:
-        check_batch_major(ck, tensors, "TPU predictions are split and concatenated along axis 0")
+        check_batch_major(
+            ck, "predictions", tensors, "TPU predictions are split and concatenated along axis 0"
+        )
     return predictions
 
 
-def check_batch_major(ck, named_tensors, why):
-    """Each tensor rank >= 1 and, where static, one shared leading dimension (strict only)."""
+def check_batch_major(ck, field_name, named_tensors, why):
+    """Each tensor rank >= 1 and, where static, one shared leading dimension (strict only).
+
+    ``named_tensors`` are ``(element name, tensor)`` pairs of the field ``field_name``.
+    """
     leading = {}
     for field, tensor in named_tensors:
         if not is_tensor(tensor):
@@ -187,7 +192,7 @@ def check_batch_major(ck, named_tensors, why):
     if len(leading) > 1:
         sizes = ", ".join(f"{field}: {size}" for size, field in leading.items())
         ck.add_strict(
-            named_tensors[0][0].split("[")[0],
+            field_name,
             sizes,
             f"tensors must share one leading (batch) dimension: {why}.",
             "give every tensor the batch size as its first dimension.",

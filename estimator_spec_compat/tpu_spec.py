@@ -14,7 +14,7 @@ from estimator_spec_compat import _validation as v
 from estimator_spec_compat._checker import Checker
 from estimator_spec_compat._compat import summary_ops_v2, tf
 from estimator_spec_compat._errors import InvalidSpecError, Problem, short_repr
-from estimator_spec_compat._host_fn import call_host_fn, check_host_fn
+from estimator_spec_compat._host_fn import call_host_fn, callable_without_arguments, check_host_fn
 from estimator_spec_compat.spec import EstimatorSpec, replace_fields
 
 TPU_ESTIMATOR_SPEC_FIELDS = (
@@ -51,9 +51,7 @@ def _check_scaffold_fn(ck, scaffold_fn):
             kind="type",
         )
         return scaffold_fn
-    ck_fn = Checker("scaffold_fn")
-    check_host_fn(ck_fn, "scaffold_fn", (scaffold_fn, []))
-    if ck_fn.problems:
+    if not callable_without_arguments(scaffold_fn):
         ck.add_strict(
             "scaffold_fn",
             scaffold_fn,

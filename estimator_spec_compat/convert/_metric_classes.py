@@ -137,7 +137,24 @@ class _V1AtThresholds(V1State):
         return self._read(_THRESHOLD_KINDS[self.kind][0])
 
 
-class _V1AUC(V1State):
+class _V1ConfusionCounts(V1State):
+    """State shared by AUC and the rate-at-rate metrics: tp/fn/tn/fp per threshold.
+
+    Subclasses set ``self.thresholds`` before ``super().__init__``.
+    """
+
+    def _state_spec(self):
+        shape = (len(self.thresholds),)
+        return {key: (shape, tf.float32) for key in ("tp", "fn", "tn", "fp")}
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        counts = math.threshold_counts(
+            y_true, y_pred, self.thresholds, sample_weight, ("tp", "fn", "tn", "fp")
+        )
+        self._accumulate(**counts)
+
+
+class _V1AUC(_V1ConfusionCounts):
     """v1 ``auc``: same thresholds, same epsilons, same summation methods.
 
     Unlike ``tf.keras.metrics.AUC`` (``summation_method='interpolation'``), this
@@ -175,16 +192,6 @@ class _V1AUC(V1State):
         }
         super().__init__(name=name, dtype=dtype)
 
-    def _state_spec(self):
-        shape = (len(self.thresholds),)
-        return {key: (shape, tf.float32) for key in ("tp", "fn", "tn", "fp")}
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        counts = math.threshold_counts(
-            y_true, y_pred, self.thresholds, sample_weight, ("tp", "fn", "tn", "fp")
-        )
-        self._accumulate(**counts)
-
     def result(self):
         return math.auc_value(
             *(self._read(key) for key in ("tp", "fn", "tn", "fp")),
@@ -193,7 +200,7 @@ class _V1AUC(V1State):
         )
 
 
-class _V1RateAtRate(V1State):
+class _V1RateAtRate(_V1ConfusionCounts):
     """v1 ``sensitivity_at_specificity`` / ``specificity_at_sensitivity``.
 
     ``kind`` names the v1 function; ``target`` is its ``specificity`` /
@@ -222,16 +229,6 @@ class _V1RateAtRate(V1State):
             "num_thresholds": int(num_thresholds),
         }
         super().__init__(name=name or kind, dtype=dtype)
-
-    def _state_spec(self):
-        shape = (len(self.thresholds),)
-        return {key: (shape, tf.float32) for key in ("tp", "fn", "tn", "fp")}
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        counts = math.threshold_counts(
-            y_true, y_pred, self.thresholds, sample_weight, ("tp", "fn", "tn", "fp")
-        )
-        self._accumulate(**counts)
 
     def result(self):
         tp, tn, fp, fn = (self._read(key) for key in ("tp", "tn", "fp", "fn"))

@@ -87,12 +87,7 @@ def _resolve_strategy(strategy):
     )
 
 
-def _check_batch_size(name, value):
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"`{name}` ({value!r}) must be a positive integer or None.")
-
-
-def _check_steps(name, value):
+def _check_positive_or_none(name, value):
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise ValueError(f"`{name}` ({value!r}) must be a positive integer or None.")
 
@@ -154,7 +149,7 @@ class Runner:
             ModeKeys.PREDICT: predict_batch_size,
         }
         for name, value in zip(("train", "eval", "predict"), sizes.values()):
-            _check_batch_size(f"{name}_batch_size", value)
+            _check_positive_or_none(f"{name}_batch_size", value)
         params = dict(params or {})
         if any(sizes.values()) and "batch_size" in params:
             raise ValueError(
@@ -261,8 +256,8 @@ class Runner:
             hooks under several replicas.
           TypeError: for a hook with no TF2 callback (the message says how to write one).
         """
-        _check_steps("steps", steps)
-        _check_steps("max_steps", max_steps)
+        _check_positive_or_none("steps", steps)
+        _check_positive_or_none("max_steps", max_steps)
         if steps is not None and max_steps is not None:
             raise ValueError("Give `steps` or `max_steps`, not both (as Estimator.train).")
         hooks = list(hooks or ())
@@ -340,7 +335,7 @@ class Runner:
           ValueError: if ``model_dir`` has no checkpoint (as Estimator) or the
             input gives no batches.
         """
-        _check_steps("steps", steps)
+        _check_positive_or_none("steps", steps)
         dataset, has_labels = self._dataset(input_fn, ModeKeys.EVAL)
         self._programs.build(ModeKeys.EVAL, dataset, has_labels)
         if self._restore(ModeKeys.EVAL) is None:
