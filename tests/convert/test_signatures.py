@@ -20,7 +20,7 @@ from estimator_spec_compat._compat import (
     RegressionOutput,
     tf,
 )
-from estimator_spec_compat.convert import serving, signatures
+from estimator_spec_compat.convert import _export_writer, serving, signatures
 
 CLASSES = [b"a", b"b", b"c"]
 FEATURE_SPEC = {"x": tf.io.FixedLenFeature([2], tf.float32)}
@@ -273,7 +273,8 @@ def test_failed_save_leaves_no_directory(model, tmp_path, monkeypatch):
         written.extend(os.listdir(export_dir))
         raise OSError("disk full")
 
-    monkeypatch.setattr(signatures, "fix_method_names", fail_after_writing)
+    # Patched where save_serving_model looks it up.
+    monkeypatch.setattr(_export_writer, "fix_method_names", fail_after_writing)
     with pytest.raises(OSError, match="disk full"):
         _save(tmp_path, sigs)
     assert "saved_model.pb" in written, "the failure must come after the model was written"
