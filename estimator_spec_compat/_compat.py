@@ -167,3 +167,28 @@ def first_variable_creator_scope(creator):
 #: Estimator's own event writer (``FileWriterCache``'s): a Python thread writes
 #: queued events and flushes every ``flush_secs``; usable in eager mode.
 from tensorflow.python.summary.writer.event_file_writer import EventFileWriter  # noqa: E402, F401
+
+
+# --- runner: replicated v1 graphs ---
+def call_time_captures(graph):
+    """``(placeholders, closures)`` of values ``graph`` takes anew at every call.
+
+    ``FuncGraph.capture_call_time_value`` (collective instance keys under
+    MirroredStrategy) adds placeholders that a tf.function feeds by calling the
+    closures each call; ``WrappedFunction.prune`` does not know them, so the
+    runner feeds them as extra inputs. Each closure returns a list of tensors.
+    """
+    captures = graph._function_captures  # pylint: disable=protected-access
+    return list(captures.by_ref_internal.values()), list(captures.by_ref_external.values())
+
+
+from tensorflow.python.distribute.distribute_utils import regroup as _regroup  # noqa: E402
+
+
+def per_replica(local_values):
+    """One distributed value of ``local_values`` (a list, one structure per local replica).
+
+    What ``strategy.run`` takes and returns (``PerReplica`` leaves); one value is
+    returned as is, as strategies do for a single local replica.
+    """
+    return _regroup(list(local_values))

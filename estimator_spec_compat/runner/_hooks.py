@@ -6,19 +6,23 @@ SummarySaver, FinalOps; others raise a TypeError naming the callback to write).
 A hook's tensors are fetched from the model_fn's own pruned v1 graph, where
 their names resolve, and its ``after_run`` sees them after every step, as with
 a Session: so hooks run one step per call (``steps_per_loop`` is not used).
+Under several replicas they see the first replica's tensors, as under Estimator.
 """
 
-from estimator_spec_compat._compat import ModeKeys, tf
+from estimator_spec_compat._compat import tf
 from estimator_spec_compat.convert.hooks import CallbackList, TrainingContext, to_callbacks
 
 
 class HookedTraining:
-    """The train step of ``programs`` with the callbacks of ``hooks`` (one replica).
+    """The train step of ``programs`` with the callbacks of ``hooks``.
+
+    Under several replicas the hooks see the first replica's tensors, as
+    Estimator's hooks (taken from the first device) did.
 
     Args:
       programs: the runner's `Programs`.
       hooks: the hooks given to ``train``.
-      spec: the per-replica element spec.
+      spec: one replica's element spec.
       has_labels: whether elements are (features, labels).
     """
 
@@ -26,20 +30,19 @@ class HookedTraining:
         self._programs = programs
         self.callbacks = None
 
-        def fetches_of(model_spec):
-            fetches = programs.train_fetches(model_spec)
-            callbacks = CallbackList(to_callbacks([*hooks, *model_spec.hooks]))
-            self.callbacks = self.callbacks or callbacks
-            fetches["hooks"] = callbacks.fetches()
-            return fetches
+        def hook_fetches(model_spec):
+            self.callbacks = CallbackList(to_callbacks([*hooks, *model_spec.hooks]))
+            return self.callbacks.fetches()
 
         with programs.scope():
-            traced = programs.trace(ModeKeys.TRAIN, spec, has_labels, fetches_of)
+            traced = programs.trace_train(spec, has_labels, hook_fetches)
 
         @tf.function(autograph=False)
         def step(iterator):
-            out = traced.run(*tf.nest.flatten(iterator.get_next()))
-            return out["loss"], out["hooks"]
+            out = programs.train_step(traced)(iterator.get_next())
+            if out.get("host") is not None:
+                programs.host_call(out["host"])
+            return out["loss"], out["extra"]
 
         self._step = step
 

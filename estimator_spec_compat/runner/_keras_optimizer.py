@@ -138,9 +138,12 @@ class KerasOptimizerSwap:
             return tf.no_op(name="build_only")  # the build trace outside replicas: never run
         if replicas == 1:  # a pruned v1 graph: one call op that runs every update
             update = tf.group(_apply_function(keras)(grads_and_vars))
-        else:  # replica context of a tf.function: every stateful op runs
+        else:  # replica context of the replicated v1 graph: group what the apply wrote
+            graph = tf.compat.v1.get_default_graph()
+            start = len(graph.get_operations())
             keras.apply_gradients(grads_and_vars)
-            update = tf.no_op()
+            written = [v for _, v in grads_and_vars] + list(keras.variables)
+            update = tf.group(*_writes_since(graph, start, written, self._strategy))
         if global_step is None:
             return update
         with tf.control_dependencies([update]):
@@ -272,3 +275,33 @@ def _increment(global_step):
 def _tf_variable(variable):
     """A Keras 3 variable's ``tf.Variable`` (checkpoint code reads TF shapes); others as is."""
     return variable if isinstance(variable, tf.Variable) else getattr(variable, "_value", variable)
+
+
+def _writes_since(graph, start, variables, strategy):
+    """The ops made in ``graph`` since op number ``start`` that use ``variables``, ordered.
+
+    A Keras apply in replica context updates in a ``merge_call`` and relies on
+    automatic control dependencies (Keras 3 returns no op depending on its
+    updates; Keras 2 keeps a scheduled learning rate in a variable of its own,
+    assigned and then read); a v1 graph has neither. So the ops made since
+    ``start`` run in the order they were made on each resource they use (as
+    tf.function orders them), and those using ``variables`` are returned for the
+    caller to group. Other replicas' model_fn ops are made in that window too
+    (their threads run while this one waits in the merge): their reads of the
+    model's variables are ordered before its update, as in tf.function.
+    """
+    handles = set()
+    for variable in variables:
+        for component in strategy.experimental_local_results(_tf_variable(variable)):
+            handles.add(id(_tf_variable(component).handle))
+    written = {id(i) for e, i in graph.captures if id(e) in handles}
+    last, used = {}, []
+    for op in graph.get_operations()[start:]:
+        resources = [id(t) for t in op.inputs if t.dtype == tf.resource]
+        for key in resources:
+            if key in last and last[key] is not op:
+                op._add_control_input(last[key])  # pylint: disable=protected-access
+            last[key] = op
+        if written.intersection(resources):
+            used.append(op)
+    return used

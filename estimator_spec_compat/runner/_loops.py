@@ -37,29 +37,30 @@ def _loop(iterator, n, body_fn, initial, infinite):
     return steps, carried
 
 
-def make_train_loop(strategy, replica_step, host_call):
+def make_train_loop(make_step, host_call):
     """A ``tf.function(iterator, n, infinite)`` running ``n`` train steps.
 
     Args:
-      strategy: the distribution strategy.
-      replica_step: ``element -> (loss, host_call_tensors or None)`` in replica context.
-      host_call: ``host_call_tensors -> None``, run after each step outside it.
+      make_step: called once per trace at the function's top level; returns
+        ``step(element) -> fetches`` (``loss``: the replicas' mean, ``host``: TPU
+        host_call tensors or absent), called in cross-replica context.
+      host_call: ``host_call_tensors -> None``, run after each step.
 
     Returns:
       The tf.function; it returns ``(steps_run, last_mean_loss)``.
     """
 
-    def body(element, loss):
-        del loss
-        per_replica, host_tensors = strategy.run(replica_step, (element,))
-        if host_tensors is not None:
-            host_call(host_tensors)
-        return tf.cast(
-            strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None), tf.float32
-        )
-
     @tf.function(autograph=False)
     def train_loop(iterator, n, infinite):
+        step = make_step()
+
+        def body(element, loss):
+            del loss
+            fetches = step(element)
+            if fetches.get("host") is not None:
+                host_call(fetches["host"])
+            return tf.cast(fetches["loss"], tf.float32)
+
         return _loop(iterator, n, body, tf.constant(float("nan")), infinite)
 
     return train_loop

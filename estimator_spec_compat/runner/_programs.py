@@ -6,9 +6,13 @@
   the variable store open, is also the build that creates every variable.
 * TRAIN on several replicas: v1 optimizers all-reduce through ``merge_call``,
   which must happen while the model_fn itself is traced in replica context; so
-  the model_fn is called inside ``strategy.run``, after a build trace outside it
-  (``tf.function(...).get_concrete_function``, never run) created the variables.
-  Every stateful op such a train step creates runs (tf.function semantics).
+  the model_fn is called inside ``strategy.run`` within one v1 graph
+  (`_v1_graph.trace_replicated`), pruned like the one-replica step, after a
+  build trace outside any replica (``tf.function(...).get_concrete_function``,
+  never run) created the variables. The step's fetches: the train_op of every
+  replica, the mean of their losses, TPU ``host_call`` tensors gathered across
+  replicas, and hooks' tensors from the first replica (as Estimator took hooks
+  from the first device).
 * Evaluation metrics: the model_fn's eval_metric_ops updates run each step; their
   values are read once at the end from the same v1 graph, as Estimator read them
   after the last update. TPU ``eval_metrics``: each step the tensors are
@@ -19,7 +23,7 @@
 
 import contextlib
 
-from estimator_spec_compat._compat import ModeKeys, tf
+from estimator_spec_compat._compat import ModeKeys, per_replica, tf
 from estimator_spec_compat._host_fn import call_host_fn
 from estimator_spec_compat.convert import serving as serving_lib
 from estimator_spec_compat.convert import signatures as signatures_lib
@@ -88,9 +92,54 @@ class Programs:
         """The store's scope (no creation) and Estimator loss scaling, for running steps."""
         return self._scope()
 
-    def train_fetches(self, spec):
-        """What a TRAIN step fetches: ``train_op``, ``loss`` (after it), ``host`` tensors."""
-        return self._train_fetches(spec)
+    def trace_train(self, spec, has_labels, extra_fetches=None):
+        """TRAIN's model_fn traced into one pruned step (one replica or all of them).
+
+        Args:
+          spec: one replica's element spec.
+          has_labels: whether elements are (features, labels).
+          extra_fetches: first replica's model spec -> more fetches (hooks' tensors).
+
+        Returns:
+          A `_v1_graph.V1Function` fetching ``loss`` (the replicas' mean, after
+          every train_op), ``train_op``, ``host`` (TPU host_call tensors, gathered
+          across replicas) and ``extra``; bind it with `train_step`.
+        """
+
+        def fetches_of(model_specs):
+            fetches = self._train_fetches(model_specs)
+            if extra_fetches is not None:
+                fetches["extra"] = extra_fetches(model_specs[0])
+            return fetches
+
+        def model_call(element):
+            return self._call(element, has_labels, ModeKeys.TRAIN)
+
+        if self.num_replicas == 1:
+            return _v1_graph.trace(
+                model_call,
+                spec,
+                lambda model_spec: fetches_of([model_spec]),
+                self.store.creator_scope,
+            )
+        return _v1_graph.trace_replicated(
+            self._strategy, model_call, spec, fetches_of, self.store.creator_scope
+        )
+
+    def train_step(self, traced):
+        """``element -> fetches`` of a `trace_train` function, for the current tf.function.
+
+        Call it at the tf.function's top level (it takes the call-time values there);
+        call the step it returns anywhere in that function, e.g. in a while loop.
+        """
+        if self.num_replicas == 1:
+            return lambda element: self._strategy.run(
+                lambda e: traced.run(*tf.nest.flatten(e)), (element,)
+            )
+        extra = traced.call_time_args()
+        return lambda element: traced.run(
+            *_v1_graph.flat_local_inputs(self._strategy, element), *extra
+        )
 
     def spec_hooks(self, mode):
         """The ``*_hooks`` of ``mode``'s spec, as last traced."""
@@ -148,56 +197,60 @@ class Programs:
 
     # --- train --------------------------------------------------------------------
 
-    def _train_fetches(self, spec):
-        if spec.loss is None or spec.train_op is None:
-            raise ValueError(
-                "In TRAIN mode the model_fn must return `loss` and `train_op` (as "
-                f"EstimatorSpec requires); got loss={spec.loss!r}, train_op={spec.train_op!r}."
+    def _train_fetches(self, model_specs):
+        for spec in model_specs[:1]:
+            if spec.loss is None or spec.train_op is None:
+                raise ValueError(
+                    "In TRAIN mode the model_fn must return `loss` and `train_op` (as "
+                    f"EstimatorSpec requires); got loss={spec.loss!r}, "
+                    f"train_op={spec.train_op!r}."
+                )
+        losses, hosts = [], []
+        for spec in model_specs:
+            with tf.control_dependencies([spec.train_op]):
+                losses.append(tf.identity(spec.loss))
+            if spec.host_call is not None:
+                self._host_call_fn, host = spec.host_call
+                hosts.append(host)
+        fetches = {"train_op": tf.group(*(spec.train_op for spec in model_specs))}
+        if len(model_specs) == 1:
+            fetches["loss"] = losses[0]
+        else:
+            fetches["loss"] = self._strategy.reduce(
+                tf.distribute.ReduceOp.MEAN, per_replica(losses), axis=None
             )
-        fetches = {"train_op": spec.train_op}
-        if spec.host_call is not None:
-            self._host_call_fn, fetches["host"] = spec.host_call
-        with tf.control_dependencies([spec.train_op]):
-            fetches["loss"] = tf.identity(spec.loss)
+        if hosts:
+            fetches["host"] = hosts[0]
+            if len(hosts) > 1:
+                fetches["host"] = tf.nest.map_structure(
+                    lambda v: self._strategy.gather(v, axis=0), per_replica(hosts)
+                )
         return fetches
 
     def _build_train(self, spec, has_labels):
-        if self.num_replicas == 1:
-            self._fns[ModeKeys.TRAIN] = self._trace(
-                ModeKeys.TRAIN, spec, has_labels, self._train_fetches
-            )
-            return
-
-        def build_fn(element):
-            spec = self._call(element, has_labels, ModeKeys.TRAIN, global_step=self._stand_in)
-            self._fns[ModeKeys.TRAIN] = _v1_graph.V1Function(run=None, result=spec, wrapped=None)
-            return self._train_fetches(spec)["loss"]
-
-        fn = tf.function(build_fn, autograph=False)
-        fn.get_concrete_function(spec)  # creates the variables; never run
-
-    def _train_step(self, element, has_labels):
-        if self.num_replicas == 1:
-            out = self._fns[ModeKeys.TRAIN].run(*tf.nest.flatten(element))
-        else:
-            out = self._train_fetches(self._call(element, has_labels, ModeKeys.TRAIN))
-        return out["loss"], out.get("host")
-
-    def _host_call(self, host_tensors):
         if self.num_replicas > 1:
-            host_tensors = tf.nest.map_structure(
-                lambda t: self._strategy.gather(t, axis=0), host_tensors
-            )
+
+            def build_fn(element):
+                spec = self._call(element, has_labels, ModeKeys.TRAIN, global_step=self._stand_in)
+                return self._train_fetches([spec])["loss"]
+
+            fn = tf.function(build_fn, autograph=False)
+            fn.get_concrete_function(spec)  # creates the variables; never run
+        self._fns[ModeKeys.TRAIN] = self.trace_train(spec, has_labels)
+
+    def host_call(self, host_tensors):
+        """Calls the TPU spec's host_call fn on (gathered) tensors fetched by a train step."""
         call_host_fn("host_call", (self._host_call_fn, host_tensors))
 
-    def train_loop(self, has_labels, iterator, infinite):
+    def train_loop(self, iterator, infinite):
         """The train program on ``iterator``: ``run(n) -> (steps_run, mean loss)``.
 
         It calls the loop's concrete function directly: no signature matching per call.
         """
         if ModeKeys.TRAIN not in self._loops:
+            traced = self._fns[ModeKeys.TRAIN]
             self._loops[ModeKeys.TRAIN] = _loops.make_train_loop(
-                self._strategy, lambda e: self._train_step(e, has_labels), self._host_call
+                lambda: self.train_step(traced), self.host_call
             )
         count = tf.TensorSpec([], tf.int64)
         with self._scope():

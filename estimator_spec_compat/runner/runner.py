@@ -18,13 +18,14 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    store), puts the global step in GLOBAL_STEP, and adds each variable it hands
    out to the collections TF1 would; UPDATE_OPS and REGULARIZATION_LOSSES are
    the call's own, as in an Estimator graph.
-3. **Session semantics by pruning** (`_v1_graph`): on one replica (and in EVAL
-   and PREDICT always) the model_fn is traced once into a v1 graph with
-   ``tf.compat.v1.wrap_function`` and pruned to the fetches Estimator fetched
-   (loss + train_op; metric updates; predictions). That tracing, with the store
-   open, is also the build. Metric values are read once after the last batch.
+3. **Session semantics by pruning** (`_v1_graph`): in every mode the model_fn is
+   traced once into a v1 graph with ``tf.compat.v1.wrap_function`` and pruned
+   to the fetches Estimator fetched (loss + train_op; metric updates;
+   predictions). On one replica that tracing, with the store open, is also the
+   build. Metric values are read once after the last batch.
 4. **Several replicas** (`_programs`): v1 optimizers all-reduce in replica context
-   through ``merge_call``, so the TRAIN model_fn runs inside ``strategy.run``;
+   through ``merge_call``, so the TRAIN model_fn runs inside ``strategy.run``,
+   itself traced into the pruned v1 graph (as Estimator's distributed graphs);
    a build trace outside any replica context (never run; the global step a
    stand-in) makes the variables first. The strategy's Estimator loss scaling
    is on, so v1 optimizers divide a mean loss by the replica count, as Estimator
@@ -43,7 +44,8 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
 
 6. **Hooks** (`_hooks`): standard SessionRunHooks (``train(hooks=...)``, the
    spec's ``training_hooks``) become `convert.hooks` callbacks, fed each step from
-   the pruned graph: one step per call then, one replica only.
+   the pruned graph: one step per call then; under several replicas they see the
+   first replica's tensors, as Estimator's hooks did.
 7. **Warm starts**: ``init_from_checkpoint`` (in the model_fn or a TPU
    ``scaffold_fn``) is read back from the traced graph and applied when
    ``model_dir`` has no checkpoint, as its TF1 initializers were.
@@ -53,10 +55,8 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    schedules, its state is checkpointed as ``keras_optimizer/...``, and a v1
    checkpoint's slots are transferred on resume.
 
-Known differences from Estimator: a TRAIN step under several replicas runs
-every stateful op the model_fn builds (no pruning in replica context); hooks
-and a Scaffold's ``init_fn``/``saver`` need a Session (hooks are converted, see
-6; ``Scaffold`` is ignored); graph-level ``tf_random_seed`` is TF's global seed,
+Known differences from Estimator: hooks and a Scaffold's ``init_fn``/``saver``
+need a Session (hooks are converted, see 6; ``Scaffold`` is ignored); graph-level ``tf_random_seed`` is TF's global seed,
 set before the first trace (seeded ops give Estimator's values); evaluation and
 summaries go to event files written with ``tf.summary``.
 """
@@ -246,14 +246,14 @@ class Runner:
           steps: how many more steps to run (None: no limit).
           max_steps: the global step to stop at (None: no limit).
           hooks: SessionRunHooks (the standard ones, see `convert.hooks`); with hooks,
-            or a spec with ``training_hooks``, one step runs per call (one replica).
+            or a spec with ``training_hooks``, one step runs per call (under
+            several replicas the hooks see the first replica's tensors).
 
         Returns:
           self, as Estimator.train did.
 
         Raises:
-          ValueError: for both ``steps`` and ``max_steps``, non-positive counts, or
-            hooks under several replicas.
+          ValueError: for both ``steps`` and ``max_steps``, or non-positive counts.
           TypeError: for a hook with no TF2 callback (the message says how to write one).
         """
         _check_positive_or_none("steps", steps)
@@ -264,12 +264,6 @@ class Runner:
         dataset, has_labels = self._dataset(input_fn, ModeKeys.TRAIN)
         self._programs.build(ModeKeys.TRAIN, dataset, has_labels)
         all_hooks = [*hooks, *self._programs.spec_hooks(ModeKeys.TRAIN)]
-        if all_hooks and self.num_replicas > 1:
-            raise ValueError(
-                f"Hooks ({short_repr(all_hooks)}, from `hooks` and the spec's training_hooks) "
-                "are supported on one replica only (they fetch the model_fn's tensors every "
-                f"step); this runner has {self.num_replicas} replicas."
-            )
         self._restore(ModeKeys.TRAIN)
         start = int(self._programs.store.global_step.numpy())
         target = max_steps if max_steps is not None else (start + steps if steps else None)
@@ -279,15 +273,15 @@ class Runner:
         if all_hooks:
             self._train_with_hooks(dataset, has_labels, hooks, start, target)
         else:
-            self._train_loops(dataset, has_labels, start, target)
+            self._train_loops(dataset, start, target)
         self._save()
         return self
 
     def _train_with_hooks(self, dataset, has_labels, hooks, start, target):
-        spec = _data.per_replica_spec(dataset.element_spec, 1)
+        spec = _data.per_replica_spec(dataset.element_spec, self.num_replicas)
         hooked = HookedTraining(self._programs, hooks, spec, has_labels)
         reporter = LoopReporter(self.config, self.model_dir, start, self._save)
-        box = [iter(dataset)]  # the iterator's only owner
+        box = [iter(self._programs.distribute(dataset))]  # the iterator's only owner
         try:
             loss = hooked.run(box[0], start, target, reporter.after_loop)
         finally:
@@ -296,18 +290,18 @@ class Runner:
         if loss is not None:
             self.last_train_loss = loss
 
-    def _train_loops(self, dataset, has_labels, start, target):
+    def _train_loops(self, dataset, start, target):
         box = [iter(self._programs.distribute(dataset))]  # the iterator's only owner
         infinite = bool(dataset.cardinality().numpy() == tf.data.INFINITE_CARDINALITY)
         reporter = LoopReporter(self.config, self.model_dir, start, self._save)
         try:
-            self._run_loops(box[0], has_labels, start, target, infinite, reporter)
+            self._run_loops(box[0], start, target, infinite, reporter)
         finally:
             reporter.close()
             _data.release_in_background(box)
 
-    def _run_loops(self, iterator, has_labels, start, target, infinite, reporter):
-        loop = self._programs.train_loop(has_labels, iterator, infinite)
+    def _run_loops(self, iterator, start, target, infinite, reporter):
+        loop = self._programs.train_loop(iterator, infinite)
         step, per_loop = start, self.config.steps_per_loop
         while target is None or step < target:
             n = per_loop if target is None else min(per_loop, target - step)

@@ -59,12 +59,6 @@ try:
         models.input_fn(repeat=True), steps=1)
 except ValueError as error:
     print("static:", error)
-try:
-    Runner(model_fn=models.mlp_model_fn, strategy=mirrored, train_batch_size=16).train(
-        models.input_fn(repeat=True, drop_remainder=True), steps=1,
-        hooks=[tf.compat.v1.train.StopAtStepHook(num_steps=1)])
-except ValueError as error:
-    print("hooks:", error)
 print("batch sizes:", sorted(set(seen)))
 """
 
@@ -75,8 +69,78 @@ def test_mirrored_equals_one_device(python_subprocess, load_models_code, n):
     assert "mlp train 1" in out and "tpu train 1" in out
     assert f"static: With {n} replicas, train needs batches of a static size" in out
     assert "drop_remainder=True" in out
-    assert "supported on one replica only" in out and f"has {n} replicas" in out
     # TPUEstimator semantics: model_fn sees the per-replica batch, one device the global one.
     per_replica = 16 // n
     assert f"(True, 'train', {per_replica})" in out and "(False, 'train', 16)" in out
     assert f"(True, 'infer', {24 // n})" in out
+
+
+HOOKS_CODE = """
+import tempfile
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+{load_models}
+from estimator_spec_compat.convert.hooks import TrainingCallback
+from estimator_spec_compat.runner import Runner, RunnerConfig
+v1 = tf.compat.v1
+
+
+class Record(TrainingCallback):
+    def __init__(self):
+        self.seen = []
+
+    def fetches(self):
+        return {{"labels": "seen_labels:0"}}
+
+    def on_step_end(self, step, logs):
+        self.seen.append((step, logs["labels"].tolist()))
+        return False
+
+
+def run(strategy):
+    host_total = tf.Variable(0.0)
+
+    def model_fn(features, labels, mode, params):
+        spec = models.tpu_model_fn(features, labels, mode, params)
+        if mode != "train":
+            return spec
+        tf.identity(labels, name="seen_labels")
+        v1.metrics.mean(spec.loss, name="never_fetched")  # built, not fetched: must not run
+        host_fn = lambda x: host_total.assign_add(tf.reduce_sum(x))
+        return spec._replace(host_call=(host_fn, [features["x"]]))
+
+    runner = Runner(model_fn=model_fn, model_dir=tempfile.mkdtemp(), strategy=strategy,
+                    config=RunnerConfig(steps_per_loop=5, tf_random_seed=3), train_batch_size=16,
+                    eval_batch_size=16)
+    record = Record()
+    hooks = [record, v1.train.StopAtStepHook(num_steps=3)]
+    runner.train(models.input_fn(repeat=True, drop_remainder=True), steps=10, hooks=hooks)
+    return runner, record.seen, host_total.numpy()
+
+
+x, y = models.data()
+one, seen_one, host_one = run(tf.distribute.OneDeviceStrategy("/cpu:0"))
+two, seen_two, host_two = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+assert two.num_replicas == 2
+# Hooks see the first replica's tensors (Estimator took hooks from the first device).
+assert seen_one == [(s, y[16 * (s - 1): 16 * s].tolist()) for s in (1, 2, 3)], seen_one
+assert seen_two == [(s, y[16 * (s - 1): 16 * (s - 1) + 8].tolist()) for s in (1, 2, 3)], seen_two
+# host_call gets every replica's tensors; the metric the step never fetched never ran.
+np.testing.assert_allclose([host_one, host_two], x[:48].sum(), rtol=1e-5)
+for runner in (one, two):
+    assert runner.evaluate(models.input_fn(drop_remainder=True))["global_step"] == 3
+    assert runner.get_variable_value("never_fetched/count") == 0
+for var in one.get_variable_names():
+    np.testing.assert_allclose(two.get_variable_value(var), one.get_variable_value(var),
+                               rtol=1e-4, atol=1e-6, err_msg=var)
+print("ok")
+"""
+
+
+def test_replicated_train_step_is_pruned_and_feeds_hooks_and_host_call(
+    python_subprocess, load_models_code
+):
+    out = python_subprocess(HOOKS_CODE.format(load_models=load_models_code))
+    assert out.strip().endswith("ok")
