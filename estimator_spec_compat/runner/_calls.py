@@ -102,7 +102,8 @@ class Spec:
       eval_metric_ops: EstimatorSpec's dict, or None.
       eval_metrics: TPUEstimatorSpec's ``(metric_fn, tensors)``, or None.
       host_call: TPUEstimatorSpec's ``(fn, tensors)``, or None.
-      hooks: the spec's training/evaluation/prediction hooks for the mode.
+      hooks: the spec's training/evaluation/prediction hooks for the mode (in TRAIN
+        also ``training_chief_hooks`` where this worker is the chief).
       scaffold_fn: TPUEstimatorSpec's ``scaffold_fn``, or None.
     """
 
@@ -150,9 +151,17 @@ def read_spec(spec, mode):
         eval_metric_ops=None if is_tpu else (spec.eval_metric_ops or None),
         eval_metrics=spec.eval_metrics if is_tpu else None,
         host_call=getattr(spec, "host_call", None),
-        hooks=tuple(getattr(spec, _HOOK_FIELD.get(mode, ""), None) or ()),
+        hooks=_hooks_of(spec, mode),
         scaffold_fn=getattr(spec, "scaffold_fn", None),
     )
+
+
+def _hooks_of(spec, mode):
+    hooks = tuple(getattr(spec, _HOOK_FIELD.get(mode, ""), None) or ())
+    if mode == "train" and tf.distribute.get_strategy().extended.should_checkpoint:
+        # The chief's hooks, as Estimator ran them (on the only worker, or the chief).
+        hooks += tuple(getattr(spec, "training_chief_hooks", None) or ())
+    return hooks
 
 
 def _scalar_loss(loss):

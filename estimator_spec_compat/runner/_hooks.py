@@ -68,3 +68,88 @@ class HookedTraining:
                 break
         self.callbacks.on_train_end(step, logs)
         return loss
+
+
+class HookedEvaluation:
+    """The eval step of ``programs`` with the callbacks of ``hooks``, one step per call.
+
+    Callbacks are driven as in training, with the (unchanging) global step; the
+    standard hooks count their own iterations, as they counted ``after_run``
+    calls under Estimator's evaluation session. Under several replicas they see
+    the first replica's tensors.
+
+    Args:
+      programs: the runner's `Programs`.
+      hooks: the hooks given to ``evaluate``.
+      spec: one replica's element spec.
+      has_labels: whether elements are (features, labels).
+    """
+
+    def __init__(self, programs, hooks, spec, has_labels):
+        self._programs = programs
+        self.callbacks = None
+
+        def hook_fetches(model_spec):
+            self.callbacks = CallbackList(to_callbacks([*hooks, *model_spec.hooks]))
+            return self.callbacks.fetches()
+
+        with programs.scope():
+            self.functions = programs.eval_functions(spec, has_labels, hook_fetches)
+
+        @tf.function(autograph=False)
+        def step(iterator):
+            return self.functions.body(programs.strategy, iterator.get_next())
+
+        self._step = step
+
+    def run(self, iterator, steps):
+        """Evaluates ``steps`` batches (None: to the input's end) or until a hook stops.
+
+        Returns:
+          How many batches were evaluated.
+        """
+        step = int(self._programs.store.global_step.numpy())
+        self.callbacks.on_train_begin(TrainingContext(step=step))
+        done, logs = 0, {}
+        while steps is None or done < steps:
+            try:
+                with self._programs.scope():
+                    logs = self._step(iterator)
+            except tf.errors.OutOfRangeError:
+                break
+            done += 1
+            logs = tf.nest.map_structure(lambda t: t.numpy(), logs)
+            if self.callbacks.on_step_end(step, logs):
+                break
+        self.callbacks.on_train_end(step, logs)
+        return done
+
+
+class HookedPrediction:
+    """PREDICT's step with the callbacks of ``hooks``; the runner calls `after_batch`
+    after each batch's predictions are yielded, and `end` when predicting ends.
+
+    Args:
+      programs: the runner's `Programs`.
+      hooks: the hooks given to ``predict``.
+    """
+
+    def __init__(self, programs, hooks):
+        self.callbacks = None
+
+        def hook_fetches(model_spec):
+            self.callbacks = CallbackList(to_callbacks([*hooks, *model_spec.hooks]))
+            return self.callbacks.fetches()
+
+        self.step = programs.predict_step(hook_fetches)
+        self._global_step = int(programs.store.global_step.numpy())
+        self._logs = {}
+        self.callbacks.on_train_begin(TrainingContext(step=self._global_step))
+
+    def after_batch(self, logs):
+        """Feeds one batch's hook tensors to the callbacks; True if one asks to stop."""
+        self._logs = tf.nest.map_structure(lambda t: t.numpy(), logs)
+        return self.callbacks.on_step_end(self._global_step, self._logs)
+
+    def end(self):
+        self.callbacks.on_train_end(self._global_step, self._logs)

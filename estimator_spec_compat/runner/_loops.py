@@ -81,7 +81,12 @@ def make_eval_loop(body_fn):
 
 
 def make_predict_step(strategy, predict_fn):
-    """A ``tf.function(batch) -> predictions`` (split among replicas, gathered back)."""
+    """A ``tf.function(batch) -> (predictions, hooks' tensors or None)``.
+
+    The batch is split among the replicas and their predictions gathered back;
+    the hooks' tensors (``predict_fn``'s ``hooks`` fetch, if any) are the first
+    replica's.
+    """
     replicas = strategy.num_replicas_in_sync
 
     def split(element, ctx):
@@ -96,11 +101,20 @@ def make_predict_step(strategy, predict_fn):
     @tf.function(autograph=False)
     def predict_step(element):
         if replicas == 1:
-            return predict_fn(*tf.nest.flatten(element))
+            out = predict_fn(*tf.nest.flatten(element))
+            return out["predictions"], out.get("hooks")
         per_replica = strategy.experimental_distribute_values_from_function(
             lambda ctx: split(element, ctx)
         )
         out = strategy.run(lambda e: predict_fn(*tf.nest.flatten(e)), (per_replica,))
-        return tf.nest.map_structure(lambda t: strategy.gather(t, axis=0), out)
+        predictions = tf.nest.map_structure(
+            lambda t: strategy.gather(t, axis=0), out["predictions"]
+        )
+        hooks = out.get("hooks")
+        if hooks is not None:
+            hooks = tf.nest.map_structure(
+                lambda v: strategy.experimental_local_results(v)[0], hooks
+            )
+        return predictions, hooks
 
     return predict_step

@@ -57,11 +57,13 @@ class EvalFunctions:
       has_labels: whether elements are (features, labels).
       replicas: the number of replicas.
       store: the runner's variable store.
+      hook_fetches: the model spec -> hooks' tensors to fetch each step, or None.
     """
 
-    def __init__(self, trace, spec, has_labels, replicas, store):
+    def __init__(self, trace, spec, has_labels, replicas, store, hook_fetches=None):
         self._replicas = replicas
         self._metric_fn = None
+        self._hook_fetches = hook_fetches
         self.model = trace(ModeKeys.EVAL, spec, has_labels, self._model_fetches)
         result = self.model.result
         values, _ = split_metric_ops(result.eval_metric_ops, "eval_metric_ops")
@@ -88,6 +90,8 @@ class EvalFunctions:
             fetches = {"loss": tf.identity(spec.loss)}
         if spec.eval_metrics is not None:
             self._metric_fn, fetches["tpu"] = spec.eval_metrics
+        if self._hook_fetches is not None:
+            fetches["hooks"] = self._hook_fetches(spec)
         return fetches
 
     def _metric_graph(self, inputs):
@@ -100,13 +104,22 @@ class EvalFunctions:
         return values, tf.group(*updates, update)
 
     def body(self, strategy, element):
-        """One eval step (in a loop, outside replica context)."""
+        """One eval step (in a loop, outside replica context).
+
+        Returns:
+          The hooks' tensors of the first replica (``hook_fetches``), or None.
+        """
         out = strategy.run(lambda e: self.model.run(*tf.nest.flatten(e)), (element,))
         loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, out["loss"], axis=None)
         tpu = out.get("tpu", ())
         if self._replicas > 1:
             tpu = tf.nest.map_structure(lambda t: strategy.gather(t, axis=0), tpu)
         self.metrics.run(loss, *tf.nest.flatten(tpu))
+        if "hooks" not in out:
+            return None
+        return tf.nest.map_structure(
+            lambda v: strategy.experimental_local_results(v)[0], out["hooks"]
+        )
 
     def values(self):
         """Every metric's value (and the mean loss), read after the last update."""

@@ -144,6 +144,7 @@ class Programs:
     def spec_hooks(self, mode):
         """The ``*_hooks`` of ``mode``'s spec, as last traced."""
         fn = self._fns.get(mode)
+        fn = getattr(fn, "model", fn)  # EVAL: the model_fn's traced function
         return tuple(getattr(getattr(fn, "result", None), "hooks", ()) or ())
 
     @contextlib.contextmanager
@@ -183,11 +184,11 @@ class Programs:
             if mode == ModeKeys.TRAIN:
                 self._build_train(spec, has_labels)
             elif mode == ModeKeys.EVAL:
-                self._fns[mode] = EvalFunctions(
-                    self._trace, spec, has_labels, self.num_replicas, self.store
-                )
+                self._fns[mode] = self.eval_functions(spec, has_labels)
             else:
-                self._fns[mode] = self._trace(mode, spec, has_labels, _predictions)
+                self._fns[mode] = self._trace(
+                    mode, spec, has_labels, lambda s: {"predictions": _predictions(s)}
+                )
         self.store.collect_warm_starts()
         self._specs[mode] = (spec, has_labels)
         self._loops.pop(mode, None)  # its programs call the functions just traced
@@ -270,18 +271,37 @@ class Programs:
 
     # --- eval ---------------------------------------------------------------------
 
-    def run_eval(self, dataset, steps):
-        """Runs eval to the end of the input (or ``steps`` batches); returns numpy results."""
-        fns = self._fns[ModeKeys.EVAL]
+    @property
+    def strategy(self):
+        return self._strategy
+
+    def eval_functions(self, spec, has_labels, hook_fetches=None):
+        """EVAL's model_fn and metrics traced (`_metrics.EvalFunctions`), with hooks' fetches."""
+        return EvalFunctions(
+            self._trace, spec, has_labels, self.num_replicas, self.store, hook_fetches
+        )
+
+    def run_eval(self, dataset, steps, hooked=None):
+        """Runs eval to the end of the input (or ``steps`` batches); returns numpy results.
+
+        Args:
+          dataset: the eval input.
+          steps: how many batches (None: to the input's end).
+          hooked: a `_hooks.HookedEvaluation` to run instead (one step per call).
+        """
+        fns = self._fns[ModeKeys.EVAL] if hooked is None else hooked.functions
         if ModeKeys.EVAL not in self._loops:
+            plain = self._fns[ModeKeys.EVAL]
             self._loops[ModeKeys.EVAL] = _loops.make_eval_loop(
-                lambda element: fns.body(self._strategy, element)
+                lambda element: plain.body(self._strategy, element)
             )
-        loop = self._loops[ModeKeys.EVAL]
         self.store.reset_local_variables()
         box = [iter(self.distribute(dataset))]  # the iterator's only owner
         try:
-            done = self._eval_loops(loop, box[0], steps)
+            if hooked is None:
+                done = self._eval_loops(self._loops[ModeKeys.EVAL], box[0], steps)
+            else:
+                done = hooked.run(box[0], steps)
         finally:
             _data.release_in_background(box)
         if not done:
@@ -303,18 +323,33 @@ class Programs:
 
     # --- predict ------------------------------------------------------------------
 
-    def run_predict(self, dataset, predict_keys, single, batch_size=None):
+    def predict_step(self, hook_fetches=None):
+        """``batch -> (predictions, hooks' tensors)``: PREDICT's model_fn, traced once more
+        with ``hook_fetches(model spec)`` if given."""
+        if hook_fetches is None:
+            if ModeKeys.PREDICT not in self._loops:
+                fn = self._fns[ModeKeys.PREDICT]
+                self._loops[ModeKeys.PREDICT] = _loops.make_predict_step(self._strategy, fn.run)
+            return self._loops[ModeKeys.PREDICT]
+        spec, has_labels = self._specs[ModeKeys.PREDICT]
+
+        def fetches_of(model_spec):
+            return {"predictions": _predictions(model_spec), "hooks": hook_fetches(model_spec)}
+
+        with self._scope():
+            fn = self._trace(ModeKeys.PREDICT, spec, has_labels, fetches_of)
+        return _loops.make_predict_step(self._strategy, fn.run)
+
+    def run_predict(self, dataset, predict_keys, single, batch_size=None, hooked=None):
         """Yields predictions batch by batch.
 
         A partial batch is padded (its last row repeated) to the full batch, and the
         padding stripped from the predictions, where the model needs static shapes:
         under several replicas, and where a ``predict_batch_size`` is given (TPU
-        style; TPUEstimator padded the same way).
+        style; TPUEstimator padded the same way). ``hooked``: a
+        `_hooks.HookedPrediction` whose callbacks see every batch.
         """
-        fn = self._fns[ModeKeys.PREDICT]
-        if ModeKeys.PREDICT not in self._loops:
-            self._loops[ModeKeys.PREDICT] = _loops.make_predict_step(self._strategy, fn.run)
-        step = self._loops[ModeKeys.PREDICT]
+        step = self.predict_step() if hooked is None else hooked.step
         full = batch_size
         box = [iter(dataset)]  # the iterator's only owner once the loop ends
         try:
@@ -324,8 +359,12 @@ class Programs:
                     full = full or _round_up(rows, self.num_replicas)
                     element, rows = _data.pad_batch(element, full)
                 with self._scope():
-                    out = step(element)
+                    out, logs = step(element)
                 yield from _emit(out, rows, predict_keys, single)
+                if hooked is not None and hooked.after_batch(logs):
+                    break
+            if hooked is not None:  # not after an error or close(), as under Estimator
+                hooked.end()
         finally:
             _data.release_in_background(box)
 

@@ -42,10 +42,11 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    (`_data.release_in_background`): destroying one waits up to ~0.5 s for
    tf.data's autotuning thread, which ``train`` and ``evaluate`` need not.
 
-6. **Hooks** (`_hooks`): standard SessionRunHooks (``train(hooks=...)``, the
-   spec's ``training_hooks``) become `convert.hooks` callbacks, fed each step from
-   the pruned graph: one step per call then; under several replicas they see the
-   first replica's tensors, as Estimator's hooks did.
+6. **Hooks** (`_hooks`): standard SessionRunHooks (``hooks=`` of train, evaluate
+   and predict; the spec's ``training_hooks``, ``training_chief_hooks`` on the
+   chief, ``evaluation_hooks``, ``prediction_hooks``) become `convert.hooks`
+   callbacks, fed each step from the pruned graph: one step per call then; under
+   several replicas they see the first replica's tensors, as Estimator's did.
 7. **Warm starts**: ``init_from_checkpoint`` (in the model_fn or a TPU
    ``scaffold_fn``) is read back from the traced graph and applied when
    ``model_dir`` has no checkpoint, as its TF1 initializers were.
@@ -69,7 +70,11 @@ from estimator_spec_compat._compat import ModeKeys, tf
 from estimator_spec_compat._errors import short_repr
 from estimator_spec_compat.runner import _checkpoint, _data, _programs
 from estimator_spec_compat.runner._calls import check_model_fn
-from estimator_spec_compat.runner._hooks import HookedTraining
+from estimator_spec_compat.runner._hooks import (
+    HookedEvaluation,
+    HookedPrediction,
+    HookedTraining,
+)
 from estimator_spec_compat.runner._programs import Programs
 from estimator_spec_compat.runner._reporting import LoopReporter, write_eval_summaries
 from estimator_spec_compat.runner.config import RunnerConfig
@@ -214,8 +219,23 @@ class Runner:
         )
         return dataset, has_labels
 
-    def _restore(self, mode):
-        prefix = self.latest_checkpoint()
+    def _checkpoint_path_or_latest(self, checkpoint_path):
+        if checkpoint_path is None:
+            return self.latest_checkpoint()
+        path = str(checkpoint_path)
+        if tf.io.gfile.isdir(path):
+            prefix = _checkpoint.latest(path)
+        else:
+            prefix = path if tf.io.gfile.exists(path + ".index") else None
+        if prefix is None:
+            raise ValueError(
+                f"`checkpoint_path` ({path!r}) is neither a checkpoint prefix (no {path}.index) "
+                "nor a directory holding checkpoints. Pass e.g. runner.latest_checkpoint()."
+            )
+        return prefix
+
+    def _restore(self, mode, checkpoint_path=None):
+        prefix = self._checkpoint_path_or_latest(checkpoint_path)
         variables = self._programs.variables_for(mode)
         if prefix is not None:
             _checkpoint.restore(prefix, variables)
@@ -238,7 +258,7 @@ class Runner:
             keep_max=self.config.keep_checkpoint_max,
         )
 
-    def train(self, input_fn, steps=None, max_steps=None, hooks=None):
+    def train(self, input_fn, hooks=None, steps=None, max_steps=None):
         """Trains until ``steps`` more steps, ``max_steps`` in all, or the input ends.
 
         Args:
@@ -313,12 +333,17 @@ class Runner:
             if int(ran) < n:
                 break
 
-    def evaluate(self, input_fn, steps=None, name=None):
-        """Evaluates the latest checkpoint: ``{'loss', 'global_step', every metric}``.
+    def evaluate(self, input_fn, steps=None, hooks=None, checkpoint_path=None, name=None):
+        """Evaluates a checkpoint: ``{'loss', 'global_step', every metric}``.
 
         Args:
           input_fn: returns a Dataset of (features, labels) or features.
           steps: how many batches (None: until the input ends).
+          hooks: SessionRunHooks (the standard ones, see `convert.hooks`); with hooks,
+            or a spec with ``evaluation_hooks``, one batch runs per call (under
+            several replicas the hooks see the first replica's tensors).
+          checkpoint_path: the checkpoint (prefix, or a directory: its latest) to
+            evaluate; None: the latest in ``model_dir``.
           name: a name for this evaluation: its scalars go to ``model_dir/eval_<name>``
             (``model_dir/eval`` without a name), as Estimator wrote them.
 
@@ -326,41 +351,71 @@ class Runner:
           A dict of numpy values, as Estimator.evaluate returned.
 
         Raises:
-          ValueError: if ``model_dir`` has no checkpoint (as Estimator) or the
+          ValueError: if there is no checkpoint to evaluate (as Estimator), or the
             input gives no batches.
+          TypeError: for a hook with no TF2 callback (the message says how to write one).
         """
         _check_positive_or_none("steps", steps)
         dataset, has_labels = self._dataset(input_fn, ModeKeys.EVAL)
         self._programs.build(ModeKeys.EVAL, dataset, has_labels)
-        if self._restore(ModeKeys.EVAL) is None:
+        if self._restore(ModeKeys.EVAL, checkpoint_path) is None:
             raise ValueError(
                 f"Could not find trained model in model_dir: {self.model_dir}. Train first "
                 "(evaluate reads the latest checkpoint, as Estimator.evaluate)."
             )
-        results = self._programs.run_eval(dataset, steps)
+        hooks = list(hooks or ())
+        hooked = None
+        if hooks or self._programs.spec_hooks(ModeKeys.EVAL):
+            spec = _data.per_replica_spec(dataset.element_spec, self.num_replicas)
+            hooked = HookedEvaluation(self._programs, hooks, spec, has_labels)
+        results = self._programs.run_eval(dataset, steps, hooked)
         write_eval_summaries(self.model_dir, name, results)
         return results
 
-    def predict(self, input_fn, predict_keys=None, yield_single_examples=True):
-        """Yields predictions of the latest checkpoint, like Estimator.predict.
+    def predict(
+        self,
+        input_fn,
+        predict_keys=None,
+        hooks=None,
+        checkpoint_path=None,
+        yield_single_examples=True,
+    ):
+        """Yields predictions of a checkpoint, like Estimator.predict.
 
         Args:
           input_fn: returns a Dataset of features (labels, if any, are ignored).
           predict_keys: names of the predictions to keep (None: all).
+          hooks: SessionRunHooks (the standard ones, see `convert.hooks`), run with the
+            spec's ``prediction_hooks`` after each batch (under several replicas they
+            see the first replica's tensors).
+          checkpoint_path: the checkpoint (prefix, or a directory: its latest) to
+            predict with; None: the latest in ``model_dir``.
           yield_single_examples: one dict per example (True) or per batch (False).
 
         Yields:
           Dicts of numpy values (or arrays, where predictions is a single Tensor).
+
+        Raises:
+          ValueError: for a ``checkpoint_path`` that holds no checkpoint.
+          TypeError: for a hook with no TF2 callback (the message says how to write one).
         """
         dataset, has_labels = self._dataset(input_fn, ModeKeys.PREDICT)
         self._programs.build(ModeKeys.PREDICT, dataset, has_labels)
-        if self._restore(ModeKeys.PREDICT) is None:
+        if self._restore(ModeKeys.PREDICT, checkpoint_path) is None:
             _LOG.warning(
                 "Could not find trained model in model_dir: %s, predicting with initial values.",
                 self.model_dir,
             )
+        hooks = list(hooks or ())
+        hooked = None
+        if hooks or self._programs.spec_hooks(ModeKeys.PREDICT):
+            hooked = HookedPrediction(self._programs, hooks)
         yield from self._programs.run_predict(
-            dataset, predict_keys, yield_single_examples, self._batch_sizes[ModeKeys.PREDICT]
+            dataset,
+            predict_keys,
+            yield_single_examples,
+            self._batch_sizes[ModeKeys.PREDICT],
+            hooked,
         )
 
     def export_saved_model(self, export_dir_base, serving_input_receiver_fn):

@@ -104,9 +104,10 @@ def run(strategy):
 
     def model_fn(features, labels, mode, params):
         spec = models.tpu_model_fn(features, labels, mode, params)
+        if labels is not None:
+            tf.identity(labels, name="seen_labels")
         if mode != "train":
             return spec
-        tf.identity(labels, name="seen_labels")
         v1.metrics.mean(spec.loss, name="never_fetched")  # built, not fetched: must not run
         host_fn = lambda x: host_total.assign_add(tf.reduce_sum(x))
         return spec._replace(host_call=(host_fn, [features["x"]]))
@@ -117,7 +118,10 @@ def run(strategy):
     record = Record()
     hooks = [record, v1.train.StopAtStepHook(num_steps=3)]
     runner.train(models.input_fn(repeat=True, drop_remainder=True), steps=10, hooks=hooks)
-    return runner, record.seen, host_total.numpy()
+    in_eval = Record()
+    runner.evaluate(models.input_fn(drop_remainder=True), hooks=[in_eval])
+    assert [s for s, _ in in_eval.seen] == [3] * 4, in_eval.seen  # 4 batches at global step 3
+    return runner, record.seen + in_eval.seen[1:2], host_total.numpy()
 
 
 x, y = models.data()
@@ -125,8 +129,11 @@ one, seen_one, host_one = run(tf.distribute.OneDeviceStrategy("/cpu:0"))
 two, seen_two, host_two = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
 assert two.num_replicas == 2
 # Hooks see the first replica's tensors (Estimator took hooks from the first device).
-assert seen_one == [(s, y[16 * (s - 1): 16 * s].tolist()) for s in (1, 2, 3)], seen_one
-assert seen_two == [(s, y[16 * (s - 1): 16 * (s - 1) + 8].tolist()) for s in (1, 2, 3)], seen_two
+# ... in training (steps 1-3), then in evaluation (its second batch, at global step 3).
+assert seen_one == [(s, y[16 * (b - 1): 16 * b].tolist()) for s, b in ((1, 1), (2, 2), (3, 3), (3, 2))]
+assert seen_two == [
+    (s, y[16 * (b - 1): 16 * (b - 1) + 8].tolist()) for s, b in ((1, 1), (2, 2), (3, 3), (3, 2))
+]
 # host_call gets every replica's tensors; the metric the step never fetched never ran.
 np.testing.assert_allclose([host_one, host_two], x[:48].sum(), rtol=1e-5)
 for runner in (one, two):
@@ -139,7 +146,7 @@ print("ok")
 """
 
 
-def test_replicated_train_step_is_pruned_and_feeds_hooks_and_host_call(
+def test_replicated_train_step_is_pruned_and_feeds_train_and_eval_hooks_and_host_call(
     python_subprocess, load_models_code
 ):
     out = python_subprocess(HOOKS_CODE.format(load_models=load_models_code))
