@@ -2,7 +2,7 @@
 
 They happen at loop boundaries (every ``steps_per_loop`` steps), the first
 boundary at or after each due step, as TPUEstimator did with
-``iterations_per_loop``. Summaries are Estimator's own: ``loss`` and
+``iterations_per_loop``. Under several workers only the chief writes summaries. Summaries are Estimator's own: ``loss`` and
 ``global_step/sec`` in ``model_dir``'s event files as ``simple_value`` scalars,
 written by Estimator's own event writer: queued to its thread, flushed every
 120 s and when ``train`` ends, never after each loop (``tf.summary`` writers
@@ -54,7 +54,7 @@ class LoopReporter:
         if self._due("log", config.log_step_count_steps, step):
             rate = self._rate("log", step)
             _LOG.info("loss = %g, step = %d (%.1f global_step/sec)", loss, step, rate)
-        if self._due("summary", config.save_summary_steps, step):
+        if config.is_chief and self._due("summary", config.save_summary_steps, step):
             rate = self._rate("summary", step)
             if self._writer is None:
                 self._writer = EventFileWriter(self._model_dir)

@@ -42,9 +42,10 @@ class RunnerConfig:
         same value, as with RunConfig and Estimator.
 
     The config is what a model_fn / input_fn receives as ``config``; for code
-    written against RunConfig it also answers ``is_chief`` (True),
-    ``num_worker_replicas`` (1), ``num_ps_replicas`` (0), ``task_type``
-    (``"worker"``) and ``task_id`` (0): the runner is one process.
+    written against RunConfig it also answers ``is_chief``, ``task_type``,
+    ``task_id``, ``num_worker_replicas`` (filled in by the Runner from its
+    strategy's cluster: True, ``"worker"``, 0 and 1 for one process) and
+    ``num_ps_replicas`` (0).
     """
 
     steps_per_loop: int = 100
@@ -55,12 +56,12 @@ class RunnerConfig:
     save_summary_steps: int | None = 100
     model_dir: str | None = None
     optimizer: str = "model_fn"
+    is_chief: bool = dataclasses.field(default=True, repr=False)
+    task_type: str = dataclasses.field(default="worker", repr=False)
+    task_id: int = dataclasses.field(default=0, repr=False)
+    num_worker_replicas: int = dataclasses.field(default=1, repr=False)
 
-    is_chief = True
-    num_worker_replicas = 1
     num_ps_replicas = 0
-    task_type = "worker"
-    task_id = 0
 
     def __post_init__(self):
         problems = []

@@ -70,6 +70,7 @@ from estimator_spec_compat._compat import ModeKeys, tf
 from estimator_spec_compat._errors import short_repr
 from estimator_spec_compat.runner import _checkpoint, _data, _programs
 from estimator_spec_compat.runner._calls import check_model_fn
+from estimator_spec_compat.runner._cluster import Barrier, cluster_facts
 from estimator_spec_compat.runner._hooks import (
     HookedEvaluation,
     HookedPrediction,
@@ -167,10 +168,14 @@ class Runner:
                 "differ; give one of them (or the same value), as with Estimator."
             )
         self.model_dir = str(model_dir or config.model_dir or tempfile.mkdtemp(prefix="runner_"))
-        config = dataclasses.replace(config, model_dir=self.model_dir)
+        self.strategy = _resolve_strategy(strategy)
+        cluster = cluster_facts(self.strategy)
+        config = dataclasses.replace(
+            config, model_dir=self.model_dir, **dataclasses.asdict(cluster)
+        )
         self.params = params
         self.config = config
-        self.strategy = _resolve_strategy(strategy)
+        self._barrier = Barrier(self.strategy, cluster.num_worker_replicas)
         self._batch_sizes = sizes
         #: The mean loss of the last training step run (None before training).
         self.last_train_loss = None
@@ -247,8 +252,12 @@ class Runner:
         return prefix
 
     def _save(self):
+        """Writes a checkpoint (the chief only; every worker waits until it is written)."""
+        if not self.config.is_chief:
+            self._barrier()
+            return None
         step = int(self._programs.store.global_step.numpy())
-        return _checkpoint.save(
+        prefix = _checkpoint.save(
             self.model_dir,
             step,
             {
@@ -257,6 +266,8 @@ class Runner:
             },
             keep_max=self.config.keep_checkpoint_max,
         )
+        self._barrier()
+        return prefix
 
     def train(self, input_fn, hooks=None, steps=None, max_steps=None):
         """Trains until ``steps`` more steps, ``max_steps`` in all, or the input ends.
@@ -369,7 +380,8 @@ class Runner:
             spec = _data.per_replica_spec(dataset.element_spec, self.num_replicas)
             hooked = HookedEvaluation(self._programs, hooks, spec, has_labels)
         results = self._programs.run_eval(dataset, steps, hooked)
-        write_eval_summaries(self.model_dir, name, results)
+        if self.config.is_chief:
+            write_eval_summaries(self.model_dir, name, results)
         return results
 
     def predict(

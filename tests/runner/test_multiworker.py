@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import estimator_spec_compat
+from estimator_spec_compat._compat import tf
 
 _DEADLINE_S = 80  # the whole test stays under 90 s; workers still running then are killed.
 
@@ -34,7 +35,11 @@ def input_fn(params):
     return dataset.batch(params["batch_size"], drop_remainder=True)
 
 
-def model_fn(features, labels, mode, params):
+seen_config = []
+
+
+def model_fn(features, labels, mode, params, config):
+    seen_config.append([config.is_chief, config.task_type, config.task_id, config.num_worker_replicas])
     w = tf.compat.v1.get_variable("w", [2, 1], initializer=tf.compat.v1.zeros_initializer())
     pred = tf.matmul(features, w)
     loss = tf.compat.v1.losses.mean_squared_error(labels, pred)
@@ -52,8 +57,11 @@ runner = Runner(
     config=RunnerConfig(steps_per_loop=2),
     train_batch_size=4,
 )
-runner.train(input_fn, steps=STEPS)
+runner.train(input_fn, steps=STEPS // 2)
+runner.train(input_fn, steps=STEPS - STEPS // 2)  # restores the chief's checkpoint first
 result = {
+    "config": seen_config[-1],
+    "checkpoint": tf.train.latest_checkpoint(sys.argv[1]),
     "multi_worker": isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy),
     "replicas": strategy.num_replicas_in_sync,
     "w": runner.get_variable_value("w").ravel().tolist(),
@@ -135,7 +143,7 @@ def _start_workers(tmp_path, script):
         log = open(tmp_path / f"worker{index}.log", "w")  # a file: a full pipe cannot block it
         procs.append(
             subprocess.Popen(
-                [sys.executable, str(script), str(tmp_path / f"model_dir{index}")],
+                [sys.executable, str(script), str(tmp_path / "model_dir")],  # shared, as on GCS
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -191,6 +199,14 @@ def test_two_workers_train_in_sync(tmp_path, worker):
         assert result["replicas"] == 2
         assert result["global_step"] == _STEPS
         np.testing.assert_allclose(result["w"], expected, rtol=1e-5)
+    if worker is _WORKER:
+        # RunConfig's cluster view; worker 0 is the chief (no "chief" job), as in Estimator.
+        assert [r["config"] for r in results] == [[True, "worker", 0, 2], [False, "worker", 1, 2]]
+        # Only the chief wrote checkpoints into the shared model_dir: one series, no clashes.
+        prefix = str(tmp_path / "model_dir" / f"model.ckpt-{_STEPS}")
+        assert [r["checkpoint"] for r in results] == [prefix, prefix]
+        reader = tf.train.load_checkpoint(prefix)
+        np.testing.assert_allclose(reader.get_tensor("w").ravel(), expected, rtol=1e-5)
 
 
 def _tails(logs):
