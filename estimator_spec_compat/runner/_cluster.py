@@ -3,9 +3,11 @@
 Under ``MultiWorkerMirroredStrategy`` every worker runs the same program and
 holds the same variables. As under Estimator, only the chief writes
 checkpoints and summaries to ``model_dir`` (a shared path, e.g. on GCS); the
-others skip those writes. After each save every worker waits for the others
-(a one-number all-reduce), so none restores ``model_dir`` before the chief's
-checkpoint is complete. One process is its own chief.
+others skip those writes. At the end of ``train`` every worker waits for the
+others (a one-number all-reduce), so none restores ``model_dir`` in its next
+call before the chief's last checkpoint is complete (saves during training,
+possibly timed, need no agreement: nobody restores then). One process is its
+own chief.
 """
 
 import dataclasses

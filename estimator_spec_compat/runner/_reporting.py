@@ -36,7 +36,8 @@ class LoopReporter:
         self._model_dir = model_dir
         self._save = save
         self._last = {"log": start_step, "summary": start_step, "save": start_step}
-        self._clock = {"log": time.perf_counter(), "summary": time.perf_counter()}
+        now = time.perf_counter()
+        self._clock = {"log": now, "summary": now, "save": now}
         self._writer = None
 
     def _due(self, what, every, step):
@@ -66,9 +67,12 @@ class LoopReporter:
             self._writer.add_event(
                 tf.compat.v1.Event(wall_time=time.time(), step=step, summary=summary)
             )
-        if self._due("save", config.save_checkpoints_steps, step):
+        secs = config.save_checkpoints_secs
+        if self._due("save", config.save_checkpoints_steps, step) or (
+            secs is not None and time.perf_counter() - self._clock["save"] >= secs
+        ):
             self._save()
-            self._last["save"] = step
+            self._last["save"], self._clock["save"] = step, time.perf_counter()
 
     def close(self):
         """Flushes and closes the summary writer."""

@@ -11,6 +11,10 @@ _POSITIVE = (
 
 _OPTIMIZERS = ("model_fn", "keras")
 
+#: RunConfig's default: a checkpoint every 600 s unless ``save_checkpoints_steps`` is given.
+_DEFAULT_SAVE_SECS = 600
+_UNSET = object()
+
 
 @dataclasses.dataclass(frozen=True)
 class RunnerConfig:
@@ -25,8 +29,12 @@ class RunnerConfig:
         summaries happen between loops, so their step counts are rounded up to it.
       tf_random_seed: the TF global seed set before the model_fn is traced
         (RunConfig's ``tf_random_seed``); None leaves it alone.
-      save_checkpoints_steps: save a checkpoint every so many steps; None saves
-        only at the end of each ``train`` call (which always saves).
+      save_checkpoints_steps: save a checkpoint every so many steps (at most one
+        of it and ``save_checkpoints_secs``, as in RunConfig).
+      save_checkpoints_secs: save a checkpoint every so many seconds; by default
+        600 (RunConfig's) unless ``save_checkpoints_steps`` is given. With both
+        None, a checkpoint is written only at the end of each ``train`` call
+        (which always saves).
       keep_checkpoint_max: how many recent checkpoints to keep.
       log_step_count_steps: log loss and steps/sec every so many steps.
       save_summary_steps: write ``loss`` and ``global_step/sec`` summaries to
@@ -51,6 +59,7 @@ class RunnerConfig:
     steps_per_loop: int = 100
     tf_random_seed: int | None = None
     save_checkpoints_steps: int | None = None
+    save_checkpoints_secs: int | None = _UNSET
     keep_checkpoint_max: int = 5
     log_step_count_steps: int = 100
     save_summary_steps: int | None = 100
@@ -64,10 +73,14 @@ class RunnerConfig:
     num_ps_replicas = 0
 
     def __post_init__(self):
+        if self.save_checkpoints_secs is _UNSET:  # RunConfig's default, as RunConfig set it
+            secs = None if self.save_checkpoints_steps is not None else _DEFAULT_SAVE_SECS
+            object.__setattr__(self, "save_checkpoints_secs", secs)
         problems = []
-        for name in (*_POSITIVE, "save_checkpoints_steps"):
+        optional = ("save_checkpoints_steps", "save_checkpoints_secs", "save_summary_steps")
+        for name in (*_POSITIVE, "save_checkpoints_steps", "save_checkpoints_secs"):
             value = getattr(self, name)
-            if value is None and name in ("save_checkpoints_steps", "save_summary_steps"):
+            if value is None and name in optional:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 problems.append(f"`{name}` ({value!r}) must be a positive integer.")
@@ -86,6 +99,12 @@ class RunnerConfig:
                 f"`optimizer` ({self.optimizer!r}) must be one of {list(_OPTIMIZERS)}: "
                 "'model_fn' runs the model_fn's v1 optimizer as written, 'keras' applies it "
                 "as the equivalent Keras optimizer."
+            )
+        if self.save_checkpoints_steps is not None and self.save_checkpoints_secs is not None:
+            problems.append(
+                f"`save_checkpoints_steps` ({self.save_checkpoints_steps!r}) and "
+                f"`save_checkpoints_secs` ({self.save_checkpoints_secs!r}): give at most one "
+                "(as RunConfig); set the other to None."
             )
         if problems:
             wrong_type = any(

@@ -252,9 +252,8 @@ class Runner:
         return prefix
 
     def _save(self):
-        """Writes a checkpoint (the chief only; every worker waits until it is written)."""
+        """Writes a checkpoint (the chief only, as under Estimator)."""
         if not self.config.is_chief:
-            self._barrier()
             return None
         step = int(self._programs.store.global_step.numpy())
         prefix = _checkpoint.save(
@@ -266,7 +265,6 @@ class Runner:
             },
             keep_max=self.config.keep_checkpoint_max,
         )
-        self._barrier()
         return prefix
 
     def train(self, input_fn, hooks=None, steps=None, max_steps=None):
@@ -306,6 +304,7 @@ class Runner:
         else:
             self._train_loops(dataset, start, target)
         self._save()
+        self._barrier()  # no worker restores model_dir before the chief's checkpoint is there
         return self
 
     def _train_with_hooks(self, dataset, has_labels, hooks, start, target):

@@ -96,6 +96,38 @@ def test_checkpoints_every_n_steps_keep_max(models, tmp_path):
     assert not any(name.startswith(".tmp-ckpt") for name in os.listdir(tmp_path))
 
 
+@pytest.mark.parametrize(
+    "config, steps, secs",
+    [
+        pytest.param({}, None, 600, id="default-600s-as-RunConfig"),
+        pytest.param({"save_checkpoints_steps": 5}, 5, None, id="steps-only"),
+        pytest.param({"save_checkpoints_secs": 30}, None, 30, id="secs"),
+        pytest.param({"save_checkpoints_secs": None}, None, None, id="at-the-end-only"),
+    ],
+)
+def test_checkpoint_schedule_defaults_like_runconfig(config, steps, secs):
+    config = RunnerConfig(**config)
+    assert (config.save_checkpoints_steps, config.save_checkpoints_secs) == (steps, secs)
+
+
+@pytest.mark.parametrize(
+    "secs, kept",
+    [
+        pytest.param(60, ["model.ckpt-2", "model.ckpt-4", "model.ckpt-6"], id="every-60s"),
+        pytest.param(None, ["model.ckpt-6"], id="none"),
+    ],
+)
+def test_checkpoints_every_n_seconds(models, tmp_path, monkeypatch, secs, kept):
+    from estimator_spec_compat.runner import _reporting
+
+    clock = iter(range(0, 10**6, 61))  # each reading of the clock: 61 s later
+    monkeypatch.setattr(_reporting.time, "perf_counter", lambda: next(clock))
+    config = RunnerConfig(steps_per_loop=2, save_checkpoints_secs=secs)
+    _runner(models, tmp_path, config=config).train(models.input_fn(repeat=True), steps=6)
+    state = tf.train.get_checkpoint_state(str(tmp_path))
+    assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == kept
+
+
 def test_a_failed_save_leaves_the_previous_checkpoint_latest(models, tmp_path, monkeypatch):
     runner = _runner(models, tmp_path)
     runner.train(models.input_fn(repeat=True), steps=4)
@@ -214,6 +246,12 @@ def test_train_argument_errors(models, tmp_path, kwargs, error, match):
             ValueError,
             r"`steps_per_loop` \(0\) must be a positive integer",
             id="config",
+        ),
+        pytest.param(
+            lambda m: RunnerConfig(save_checkpoints_steps=10, save_checkpoints_secs=60),
+            ValueError,
+            r"`save_checkpoints_steps` \(10\) and `save_checkpoints_secs` \(60\): give at most one",
+            id="config-save-both",
         ),
         pytest.param(
             lambda m: Runner(model_fn=lambda x: x),
