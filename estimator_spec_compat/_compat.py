@@ -192,3 +192,28 @@ def per_replica(local_values):
     returned as is, as strategies do for a single local replica.
     """
     return _regroup(list(local_values))
+
+
+# --- runner: warm starts ---
+#: ``tf.estimator.WarmStartSettings`` where tensorflow-estimator works, else None.
+UPSTREAM_WARM_START_SETTINGS = tf.estimator.WarmStartSettings if HAS_ESTIMATOR else None
+from tensorflow.core.protobuf import trackable_object_graph_pb2 as _object_graph  # noqa: E402
+
+
+def object_checkpoint_keys(reader):
+    """Variable name -> checkpoint key in an object-based (TF2) checkpoint, else ``{}``.
+
+    What upstream's warm start reads to find TF1 names in TF2 checkpoints (and
+    SavedModels): each saved variable's ``full_name`` in the object graph.
+    """
+    key = "_CHECKPOINTABLE_OBJECT_GRAPH"
+    if not reader.has_tensor(key):
+        return {}
+    graph = _object_graph.TrackableObjectGraph()
+    graph.ParseFromString(reader.get_tensor(key))
+    return {
+        attribute.full_name: attribute.checkpoint_key
+        for node in graph.nodes
+        for attribute in node.attributes
+        if attribute.name == "VARIABLE_VALUE" and attribute.full_name
+    }

@@ -68,7 +68,7 @@ import tempfile
 
 from estimator_spec_compat._compat import ModeKeys, tf
 from estimator_spec_compat._errors import short_repr
-from estimator_spec_compat.runner import _checkpoint, _data, _programs
+from estimator_spec_compat.runner import _checkpoint, _data, _programs, _warm_start
 from estimator_spec_compat.runner._calls import check_model_fn
 from estimator_spec_compat.runner._cluster import Barrier, cluster_facts
 from estimator_spec_compat.runner._hooks import (
@@ -124,6 +124,9 @@ class Runner:
       config: a `RunnerConfig` (defaults if None); model_fn's ``config`` is it.
       strategy: ``"auto"`` or a ``tf.distribute.Strategy``.
       train_batch_size, eval_batch_size, predict_batch_size: global batch sizes.
+      warm_start_from: as Estimator's: a checkpoint path, a SavedModel directory, or a
+        ``WarmStartSettings`` (upstream's, or ``runner.WarmStartSettings``); applied
+        when training starts from a ``model_dir`` without a checkpoint.
 
     Raises:
       TypeError: for arguments of the wrong type.
@@ -142,8 +145,10 @@ class Runner:
         train_batch_size=None,
         eval_batch_size=None,
         predict_batch_size=None,
+        warm_start_from=None,
     ):
         check_model_fn(model_fn)
+        self._warm_start = _warm_start.settings_of(warm_start_from)
         config = RunnerConfig() if config is None else config
         if not isinstance(config, RunnerConfig):
             raise TypeError(f"`config` ({short_repr(config)}) must be a RunnerConfig or None.")
@@ -248,6 +253,8 @@ class Runner:
                 self._programs.optimizer.restore(prefix, _checkpoint.restore)
         else:  # a fresh start: init_from_checkpoint initializers apply, as in TF1
             self._programs.store.apply_warm_starts(variables)
+            if mode == ModeKeys.TRAIN and self._warm_start is not None:
+                _warm_start.warm_start(self._warm_start, variables)
         self._programs.store.sync_copies()
         return prefix
 
