@@ -63,8 +63,8 @@ class HookedTraining:
                 break
             step, loss = int(store.global_step.numpy()), float(loss)
             logs = tf.nest.map_structure(lambda t: t.numpy(), logs)
-            after_step(step, loss)
-            if self.callbacks.on_step_end(step, logs):
+            stop = after_step(step, loss)
+            if self.callbacks.on_step_end(step, logs) or stop:
                 break
         self.callbacks.on_train_end(step, logs)
         return loss
@@ -153,3 +153,58 @@ class HookedPrediction:
 
     def end(self):
         self.callbacks.on_train_end(self._global_step, self._logs)
+
+
+class Saves:
+    """The runner's checkpoint saves during one ``train`` call, with its saving listeners.
+
+    As Estimator's CheckpointSaverHook: listeners' ``begin`` before training, a
+    save of the starting state (`start`), ``before_save`` / ``after_save`` around
+    every save (``after_save`` returning True stops training), ``end`` after the
+    last; a step already saved is not saved again at the end. There is no
+    Session: listeners get ``session=None``.
+
+    Args:
+      save: writes a checkpoint (the runner's ``_save``).
+      listeners: ``tf.compat.v1.train.CheckpointSaverListener``-like objects.
+
+    Raises:
+      TypeError: for a listener without the CheckpointSaverListener methods.
+    """
+
+    def __init__(self, save, listeners):
+        self._save = save
+        self._listeners = list(listeners or ())
+        for listener in self._listeners:
+            if not all(
+                callable(getattr(listener, m, None))
+                for m in ("begin", "before_save", "after_save", "end")
+            ):
+                raise TypeError(
+                    f"`saving_listeners` holds {listener!r}, which is not a "
+                    "tf.compat.v1.train.CheckpointSaverListener (begin, before_save, "
+                    "after_save, end)."
+                )
+        self._saved_step = None
+        for listener in self._listeners:
+            listener.begin()
+
+    def start(self, step):
+        """Saves the state training starts from (Estimator's ``model.ckpt-0`` on a fresh
+        start); returns whether a listener asked to stop."""
+        return self.save(step)
+
+    def save(self, step):
+        """Saves at ``step``; returns whether a listener asked to stop training."""
+        for listener in self._listeners:
+            listener.before_save(None, step)
+        self._save()
+        self._saved_step = step
+        return any([bool(listener.after_save(None, step)) for listener in self._listeners])
+
+    def end(self, step):
+        """The last save (unless ``step`` was just saved), then the listeners' ``end``."""
+        if step != self._saved_step:
+            self.save(step)
+        for listener in self._listeners:
+            listener.end(None, step)

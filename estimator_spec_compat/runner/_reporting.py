@@ -28,7 +28,7 @@ class LoopReporter:
       config: the `RunnerConfig`.
       model_dir: where summaries go.
       start_step: the global step training starts from.
-      save: a callable writing a checkpoint.
+      save: ``save(step)`` writes a checkpoint; returns whether to stop training.
     """
 
     def __init__(self, config, model_dir, start_step, save):
@@ -50,7 +50,11 @@ class LoopReporter:
         return rate
 
     def after_loop(self, step, loss):
-        """Logs, writes summaries and saves, each if due at ``step``."""
+        """Logs, writes summaries and saves, each if due at ``step``.
+
+        Returns:
+          True if training should stop (a saving listener asked).
+        """
         config = self._config
         if self._due("log", config.log_step_count_steps, step):
             rate = self._rate("log", step)
@@ -71,8 +75,9 @@ class LoopReporter:
         if self._due("save", config.save_checkpoints_steps, step) or (
             secs is not None and time.perf_counter() - self._clock["save"] >= secs
         ):
-            self._save()
             self._last["save"], self._clock["save"] = step, time.perf_counter()
+            return bool(self._save(step))
+        return False
 
     def close(self):
         """Flushes and closes the summary writer."""

@@ -75,6 +75,7 @@ from estimator_spec_compat.runner._hooks import (
     HookedEvaluation,
     HookedPrediction,
     HookedTraining,
+    Saves,
 )
 from estimator_spec_compat.runner._programs import Programs
 from estimator_spec_compat.runner._reporting import LoopReporter, write_eval_summaries
@@ -274,7 +275,7 @@ class Runner:
         )
         return prefix
 
-    def train(self, input_fn, hooks=None, steps=None, max_steps=None):
+    def train(self, input_fn, hooks=None, steps=None, max_steps=None, saving_listeners=None):
         """Trains until ``steps`` more steps, ``max_steps`` in all, or the input ends.
 
         Args:
@@ -284,6 +285,8 @@ class Runner:
           hooks: SessionRunHooks (the standard ones, see `convert.hooks`); with hooks,
             or a spec with ``training_hooks``, one step runs per call (under
             several replicas the hooks see the first replica's tensors).
+          saving_listeners: ``CheckpointSaverListener``s called around each save on
+            the chief, as by Estimator's CheckpointSaverHook (``session`` is None).
 
         Returns:
           self, as Estimator.train did.
@@ -306,18 +309,21 @@ class Runner:
         if target is not None and start >= target:
             _LOG.info("Skipping training: global step %d reached max_steps %d.", start, target)
             return self
-        if all_hooks:
-            self._train_with_hooks(dataset, has_labels, hooks, start, target)
+        saves = Saves(self._save, saving_listeners if self.config.is_chief else ())
+        if saves.start(start):  # a listener stopped training before it began
+            pass
+        elif all_hooks:
+            self._train_with_hooks(dataset, has_labels, hooks, start, target, saves)
         else:
-            self._train_loops(dataset, start, target)
-        self._save()
+            self._train_loops(dataset, start, target, saves)
+        saves.end(int(self._programs.store.global_step.numpy()))
         self._barrier()  # no worker restores model_dir before the chief's checkpoint is there
         return self
 
-    def _train_with_hooks(self, dataset, has_labels, hooks, start, target):
+    def _train_with_hooks(self, dataset, has_labels, hooks, start, target, saves):
         spec = _data.per_replica_spec(dataset.element_spec, self.num_replicas)
         hooked = HookedTraining(self._programs, hooks, spec, has_labels)
-        reporter = LoopReporter(self.config, self.model_dir, start, self._save)
+        reporter = LoopReporter(self.config, self.model_dir, start, saves.save)
         box = [iter(self._programs.distribute(dataset))]  # the iterator's only owner
         try:
             loss = hooked.run(box[0], start, target, reporter.after_loop)
@@ -327,10 +333,10 @@ class Runner:
         if loss is not None:
             self.last_train_loss = loss
 
-    def _train_loops(self, dataset, start, target):
+    def _train_loops(self, dataset, start, target, saves):
         box = [iter(self._programs.distribute(dataset))]  # the iterator's only owner
         infinite = bool(dataset.cardinality().numpy() == tf.data.INFINITE_CARDINALITY)
-        reporter = LoopReporter(self.config, self.model_dir, start, self._save)
+        reporter = LoopReporter(self.config, self.model_dir, start, saves.save)
         try:
             self._run_loops(box[0], start, target, infinite, reporter)
         finally:
@@ -346,7 +352,8 @@ class Runner:
             step = int(self._programs.store.global_step.numpy())
             if int(ran):
                 self.last_train_loss = float(loss)
-                reporter.after_loop(step, self.last_train_loss)
+                if reporter.after_loop(step, self.last_train_loss):
+                    break
             if int(ran) < n:
                 break
 

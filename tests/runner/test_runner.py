@@ -113,8 +113,10 @@ def test_checkpoint_schedule_defaults_like_runconfig(config, steps, secs):
 @pytest.mark.parametrize(
     "secs, kept",
     [
-        pytest.param(60, ["model.ckpt-2", "model.ckpt-4", "model.ckpt-6"], id="every-60s"),
-        pytest.param(None, ["model.ckpt-6"], id="none"),
+        pytest.param(
+            60, ["model.ckpt-0", "model.ckpt-2", "model.ckpt-4", "model.ckpt-6"], id="60s"
+        ),
+        pytest.param(None, ["model.ckpt-0", "model.ckpt-6"], id="none"),  # start and end
     ],
 )
 def test_checkpoints_every_n_seconds(models, tmp_path, monkeypatch, secs, kept):

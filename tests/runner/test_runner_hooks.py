@@ -139,3 +139,69 @@ def test_arguments_are_in_estimators_order(method):
     ours = list(inspect.signature(getattr(Runner, method)).parameters)
     theirs = list(inspect.signature(getattr(tf.estimator.Estimator, method)).parameters)
     assert ours == theirs[: len(ours)], (ours, theirs)
+
+
+class Listener(tf.compat.v1.train.CheckpointSaverListener):
+    """Records its calls; asks to stop after saving ``stop_at``."""
+
+    def __init__(self, stop_at=None):
+        self.calls, self.stop_at = [], stop_at
+
+    def begin(self):
+        self.calls.append("begin")
+
+    def before_save(self, session, global_step_value):
+        self.calls.append(f"before {global_step_value}")
+
+    def after_save(self, session, global_step_value):
+        self.calls.append(f"after {global_step_value}")
+        return global_step_value == self.stop_at
+
+    def end(self, session, global_step_value):
+        self.calls.append(f"end {global_step_value}")
+
+
+def _saves(calls):
+    return ["begin", *[f"{w} {s}" for s in calls for w in ("before", "after")], f"end {calls[-1]}"]
+
+
+@pytest.mark.parametrize(
+    "stop_at, saved",
+    [pytest.param(None, [0, 2, 4, 6], id="to-the-end"), pytest.param(4, [0, 2, 4], id="stop-at-4")],
+)
+def test_saving_listeners_around_every_save(models, tmp_path, stop_at, saved):
+    config = RunnerConfig(steps_per_loop=2, save_checkpoints_steps=2, keep_checkpoint_max=10)
+    runner = Runner(model_fn=models.mlp_model_fn, model_dir=str(tmp_path), config=config)
+    listener = Listener(stop_at)
+    runner.train(models.input_fn(repeat=True), steps=6, saving_listeners=[listener])
+    assert listener.calls == _saves(saved)
+    state = tf.train.get_checkpoint_state(str(tmp_path))
+    assert [int(p.rsplit("-", 1)[1]) for p in state.all_model_checkpoint_paths] == saved
+
+
+def test_a_saving_listener_must_be_one(models, tmp_path):
+    with pytest.raises(TypeError, match="is not a tf.compat.v1.train.CheckpointSaverListener"):
+        _runner(models, tmp_path).train(models.input_fn(repeat=True), steps=1, saving_listeners=[1])
+
+
+@pytest.mark.estimator_world
+def test_checkpoints_and_listener_calls_equal_estimators(models, tmp_path):
+    listeners, states = [], []
+    for name in ("estimator", "runner"):
+        listener = Listener()
+        model_dir = str(tmp_path / name)
+        if name == "estimator":
+            config = tf.estimator.RunConfig(save_checkpoints_steps=2, keep_checkpoint_max=10)
+            est = tf.estimator.Estimator(models.mlp_model_fn, model_dir=model_dir, config=config)
+        else:
+            config = RunnerConfig(
+                steps_per_loop=2, save_checkpoints_steps=2, keep_checkpoint_max=10
+            )
+            est = Runner(model_fn=models.mlp_model_fn, model_dir=model_dir, config=config)
+        est.train(models.input_fn(repeat=True), steps=6, saving_listeners=[listener])
+        est.train(models.input_fn(repeat=True), steps=3, saving_listeners=[listener])
+        listeners.append(listener.calls)
+        state = tf.train.get_checkpoint_state(model_dir)
+        states.append([p.rsplit("/", 1)[1] for p in state.all_model_checkpoint_paths])
+    assert listeners[1] == listeners[0]
+    assert states[1] == states[0]
