@@ -374,7 +374,8 @@ class Runner:
 
         Example:
           >>> receiver_fn = build_raw_serving_input_receiver_fn({"x": tf.zeros([1, 6])})
-          >>> path = runner.export_saved_model("/models/mlp", receiver_fn)
+          >>> path = runner.export_saved_model("/models/mlp", receiver_fn)  # bytes
+          >>> served = tf.saved_model.load(path.decode())
 
         Args:
           export_dir_base: the directory in which a timestamped export is made.
@@ -382,7 +383,8 @@ class Runner:
             ServingInputReceiver (this package's ``convert.serving`` or upstream's).
 
         Returns:
-          The export directory (str). Signatures come from the PREDICT spec's
+          The export directory as ``bytes``, as Estimator returned it
+          (``path.decode()`` gives a str). Signatures come from the PREDICT spec's
           ``export_outputs`` (default: ``serving_default`` of the predictions).
 
         Raises:
@@ -400,4 +402,5 @@ class Runner:
             _checkpoint.restore(prefix, {n: saved[n] for n in names if n in saved})
             self._programs.store.sync_copies()
 
-        return _programs.export(self._programs, export_dir_base, serving_input_receiver_fn, restore)
+        path = _programs.export(self._programs, export_dir_base, serving_input_receiver_fn, restore)
+        return tf.compat.as_bytes(path)  # Estimator: export_lib.get_timestamped_export_dir
