@@ -167,3 +167,36 @@ def first_variable_creator_scope(creator):
 #: Estimator's own event writer (``FileWriterCache``'s): a Python thread writes
 #: queued events and flushes every ``flush_secs``; usable in eager mode.
 from tensorflow.python.summary.writer.event_file_writer import EventFileWriter  # noqa: E402, F401
+
+# --- runner: TF1 graph semantics (Scaffold, Keras metrics) ---
+# In a TF1 graph (Estimator's), tensors and variables are hashable and ``==`` is
+# identity; TF2 makes them unhashable (``==`` elementwise) inside function graphs,
+# where the runner calls a model_fn. Legacy code relies on the TF1 behaviour:
+# ``feed_dict={placeholder: value}`` in a Scaffold's init_fn, upstream
+# EstimatorSpec putting a Keras metric's variables in a set(). The switch is TF's
+# own process-wide flag (``tf.compat.v1.disable_tensor_equality``; the state is
+# ``tf.Tensor._USE_EQUALITY`` in TF 2.15.1 and 2.21.0), counted across threads
+# (MirroredStrategy calls the model_fn on one thread per replica).
+_hashing_state = {"depth": 0, "restore": False}
+
+import contextlib as _contextlib  # noqa: E402
+import threading as _threading  # noqa: E402
+
+_HASHING_LOCK = _threading.Lock()
+
+
+@_contextlib.contextmanager
+def tf1_tensor_hashing():
+    """While active, tensors and variables hash and compare by identity, as in TF1 graphs."""
+    with _HASHING_LOCK:
+        if _hashing_state["depth"] == 0:
+            _hashing_state["restore"] = bool(getattr(tf.Tensor, "_USE_EQUALITY", False))
+            tf.compat.v1.disable_tensor_equality()
+        _hashing_state["depth"] += 1
+    try:
+        yield
+    finally:
+        with _HASHING_LOCK:
+            _hashing_state["depth"] -= 1
+            if _hashing_state["depth"] == 0 and _hashing_state["restore"]:
+                tf.compat.v1.enable_tensor_equality()

@@ -63,10 +63,7 @@ class Programs:
         self.optimizer.mode = mode
         params = self._params_for(mode, for_model_fn=True)
         with self.store.creator_scope():  # innermost: before strategy.run's own creators
-            spec = call_model_fn(self._model_fn, features, labels, mode, params, self._config)
-            if spec.scaffold_fn is not None:
-                spec.scaffold_fn()  # in the model_fn's graph, as TPUEstimator called it
-            return spec
+            return call_model_fn(self._model_fn, features, labels, mode, params, self._config)
 
     def _trace(self, mode, spec, has_labels, fetches_of):
         view = contextlib.nullcontext()
@@ -91,6 +88,20 @@ class Programs:
     def train_fetches(self, spec):
         """What a TRAIN step fetches: ``train_op``, ``loss`` (after it), ``host`` tensors."""
         return self._train_fetches(spec)
+
+    @property
+    def traced_modes(self):
+        """The modes built so far."""
+        return tuple(self._specs)
+
+    def last_trace(self, mode):
+        """``(V1Function, element spec, has_labels)`` of ``mode``'s last build trace.
+
+        The V1Function's ``result`` is the read spec; under several replicas the TRAIN
+        model_fn ran in replica context, so its graph cannot be run outside it.
+        """
+        fn = self._fns[mode]
+        return (getattr(fn, "model", fn), *self._specs[mode])
 
     def spec_hooks(self, mode):
         """The ``*_hooks`` of ``mode``'s spec, as last traced."""

@@ -44,9 +44,15 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
 6. **Hooks** (`_hooks`): standard SessionRunHooks (``train(hooks=...)``, the
    spec's ``training_hooks``) become `convert.hooks` callbacks, fed each step from
    the pruned graph: one step per call then, one replica only.
-7. **Warm starts**: ``init_from_checkpoint`` (in the model_fn or a TPU
-   ``scaffold_fn``) is read back from the traced graph and applied when
-   ``model_dir`` has no checkpoint, as its TF1 initializers were.
+7. **Warm starts and Scaffold** (`_scaffold`): ``init_from_checkpoint`` (in the
+   model_fn or a TPU ``scaffold_fn``) is read back from the traced graph and
+   applied when ``model_dir`` has no checkpoint, as its TF1 initializers were;
+   then the spec's ``Scaffold.init_fn`` (or ``scaffold_fn()``'s) is called, as
+   SessionManager called it, with a Session stand-in that runs the pruned graph
+   (``saver.restore(session, path)``, assign ops, feeds). The Scaffold saver's
+   ``max_to_keep`` is the number of checkpoints kept; other Scaffold fields
+   (``init_op``, ``local_init_op``, ``ready_op``, ``summary_op``, other Saver
+   settings) are ignored with one WARNING naming them.
 8. **A Keras optimizer instead** (``RunnerConfig(optimizer="keras")``,
    `_keras_optimizer`): while tracing, v1 ``apply_gradients`` is patched; the
    v1 optimizer is converted once (`convert.optimizers`), decays become Keras
@@ -54,11 +60,13 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    checkpoint's slots are transferred on resume.
 
 Known differences from Estimator: a TRAIN step under several replicas runs
-every stateful op the model_fn builds (no pruning in replica context); hooks
-and a Scaffold's ``init_fn``/``saver`` need a Session (hooks are converted, see
-6; ``Scaffold`` is ignored); graph-level ``tf_random_seed`` is TF's global seed,
-set before the first trace (seeded ops give Estimator's values); evaluation and
-summaries go to event files written with ``tf.summary``.
+every stateful op the model_fn builds (no pruning in replica context), so a
+TRAIN ``Scaffold.init_fn`` is refused there (ValueError); hooks need a Session
+(they are converted, see 6); an init_fn gets a Session stand-in (``run`` and
+``graph`` only); Scaffold ops other than ``init_fn`` are not run (see 7);
+graph-level ``tf_random_seed`` is TF's global seed, set before the first trace
+(seeded ops give Estimator's values); evaluation and summaries go to event files
+written with ``tf.summary``.
 """
 
 import dataclasses
@@ -72,6 +80,7 @@ from estimator_spec_compat.runner._calls import check_model_fn
 from estimator_spec_compat.runner._hooks import HookedTraining
 from estimator_spec_compat.runner._programs import Programs
 from estimator_spec_compat.runner._reporting import LoopReporter, write_eval_summaries
+from estimator_spec_compat.runner._scaffold import ScaffoldSupport
 from estimator_spec_compat.runner.config import RunnerConfig
 from estimator_spec_compat.runner.strategy import resolve_strategy
 
@@ -172,6 +181,7 @@ class Runner:
         self._programs = Programs(
             model_fn=model_fn, strategy=self.strategy, config=config, params_for=self._params
         )
+        self._scaffolds = ScaffoldSupport(self._programs)
 
     @property
     def num_replicas(self):
@@ -215,6 +225,7 @@ class Runner:
         return dataset, has_labels
 
     def _restore(self, mode):
+        self._scaffolds.check(mode)
         prefix = self.latest_checkpoint()
         variables = self._programs.variables_for(mode)
         if prefix is not None:
@@ -224,6 +235,8 @@ class Runner:
         else:  # a fresh start: init_from_checkpoint initializers apply, as in TF1
             self._programs.store.apply_warm_starts(variables)
         self._programs.store.sync_copies()
+        if prefix is None and mode != ModeKeys.EVAL:  # then Scaffold.init_fn, as SessionManager
+            self._scaffolds.initialize(mode)
         return prefix
 
     def _save(self):
@@ -235,7 +248,7 @@ class Runner:
                 **self._programs.store.global_variables,
                 **self._programs.optimizer.checkpoint_variables(),
             },
-            keep_max=self.config.keep_checkpoint_max,
+            keep_max=self._scaffolds.keep_checkpoint_max(self.config.keep_checkpoint_max),
         )
 
     def train(self, input_fn, steps=None, max_steps=None, hooks=None):
