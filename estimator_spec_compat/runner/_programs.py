@@ -95,13 +95,13 @@ class Programs:
         return tuple(self._specs)
 
     def last_trace(self, mode):
-        """``(V1Function, element spec, has_labels)`` of ``mode``'s last build trace.
+        """The `_v1_graph.V1Function` of ``mode``'s last build trace.
 
-        The V1Function's ``result`` is the read spec; under several replicas the TRAIN
-        model_fn ran in replica context, so its graph cannot be run outside it.
+        Its ``result`` is the read spec; under several replicas the TRAIN model_fn
+        ran in replica context and ``wrapped`` is None.
         """
         fn = self._fns[mode]
-        return (getattr(fn, "model", fn), *self._specs[mode])
+        return getattr(fn, "model", fn)  # EvalFunctions: the model_fn's own trace
 
     def spec_hooks(self, mode):
         """The ``*_hooks`` of ``mode``'s spec, as last traced."""

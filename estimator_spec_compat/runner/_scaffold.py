@@ -169,7 +169,7 @@ class ScaffoldSupport:
         self._warned = set()
 
     def _scaffold(self, mode):
-        traced = self._programs.last_trace(mode)[0]
+        traced = self._programs.last_trace(mode)
         return scaffold_of(traced.result)
 
     def check(self, mode):
@@ -222,7 +222,7 @@ class ScaffoldSupport:
     def initialize(self, mode):
         """Calls ``mode``'s ``Scaffold.init_fn`` (a fresh model_dir) on the runner's variables."""
         programs = self._programs
-        traced = programs.last_trace(mode)[0]
+        traced = programs.last_trace(mode)
         scaffold = scaffold_of(traced.result)
         if scaffold is None or scaffold.init_fn is None:
             return

@@ -15,6 +15,7 @@ import pytest
 
 from estimator_spec_compat._compat import tf
 from estimator_spec_compat.runner import Runner, RunnerConfig
+from estimator_spec_compat.spec import EstimatorSpec
 
 _spec = importlib.util.spec_from_file_location(
     "runner_test__extra_models", pathlib.Path(__file__).with_name("_extra_models.py")
@@ -64,6 +65,28 @@ def test_keras_metric_objects_from_a_tpu_metric_fn(tmp_path):
     x, y = models.data()
     expected = extra.expected_keras_metrics(runner.get_variable_value("w"), x, y)
     _assert_close(got, expected, ["mean_p0", "sparse_acc", "loss"])
+
+
+def test_model_fn_sees_tensors_hashable_by_identity_as_in_estimator_graphs(tmp_path):
+    seen = []
+
+    def model_fn(features, labels, mode):
+        logits = extra.linear_logits(features)
+        seen.append({logits: "key"}[logits] == "key" and (logits == logits) is True)
+        loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+        step = tf.compat.v1.train.get_global_step()
+        return EstimatorSpec(mode, loss=loss, train_op=step.assign_add(1))
+
+    runner = Runner(model_fn=model_fn, model_dir=str(tmp_path))
+    runner.train(models.input_fn(repeat=True), steps=1)
+    assert seen == [True]
+
+    @tf.function
+    def hash_a_tensor():
+        return {tf.identity(1.0): 1}
+
+    with pytest.raises(TypeError, match="unhashable"):  # TF2 behaviour again afterwards
+        hash_a_tensor()
 
 
 def test_a_keras_metric_the_model_fn_did_not_update_is_an_error(tmp_path):
