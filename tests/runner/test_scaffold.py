@@ -48,10 +48,13 @@ def _train_fn():
     return models.input_fn(repeat=True)
 
 
+@pytest.mark.parametrize(
+    "optimizer", [pytest.param("model_fn", id="v1-optimizer"), pytest.param("keras", id="keras")]
+)
 @pytest.mark.parametrize("kind", KINDS)
-def test_init_fn_warm_starts_the_variables_it_restores(tmp_path, source, kind):
+def test_init_fn_warm_starts_the_variables_it_restores(tmp_path, source, kind, optimizer):
     params = _params(kind, source, lr=0.0)  # training leaves the weights as initialized
-    runner = _runner(tmp_path / "warm", params)
+    runner = _runner(tmp_path / "warm", params, optimizer=optimizer)
     runner.train(_train_fn(), steps=1)
     assert len(params["calls"]) == 1
     reader = tf.train.load_checkpoint(source)
@@ -291,3 +294,31 @@ def test_scaffold_of_wrong_type_is_a_type_error(tmp_path):
     runner = Runner(model_fn=model_fn, model_dir=str(tmp_path))
     with pytest.raises(TypeError, match=r"`scaffold`.*'not a scaffold'.*Scaffold or None"):
         runner.train(_train_fn(), steps=1)
+
+
+@pytest.mark.estimator_world
+def test_tpu_scaffold_fn_matches_tpu_estimator(tmp_path, source):
+    sizes = dict(train_batch_size=16, predict_batch_size=16)
+    est_params = _params("saver", source, tpu=True)
+    config = tf.compat.v1.estimator.tpu.RunConfig(
+        tf_random_seed=SEED, model_dir=str(tmp_path / "est")
+    )
+    est = tf.compat.v1.estimator.tpu.TPUEstimator(
+        model_fn=extra.scaffold_model_fn, config=config, params=est_params, use_tpu=False, **sizes
+    )
+    params = _params("saver", source, tpu=True)
+    runner = Runner(
+        model_fn=extra.scaffold_model_fn,
+        model_dir=str(tmp_path / "runner"),
+        params=params,
+        config=RunnerConfig(tf_random_seed=SEED),
+        **sizes,
+    )
+    for model in (est, runner):
+        model.train(models.input_fn(repeat=True, drop_remainder=True), steps=3)
+    assert len(params["calls"]) == len(est_params["calls"]) == 1
+    assert runner.get_variable_names() == est.get_variable_names()
+    for name in est.get_variable_names():
+        np.testing.assert_allclose(
+            runner.get_variable_value(name), est.get_variable_value(name), rtol=1e-5, atol=1e-6
+        )
