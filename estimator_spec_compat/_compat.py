@@ -200,3 +200,14 @@ def tf1_tensor_hashing():
             _hashing_state["depth"] -= 1
             if _hashing_state["depth"] == 0 and _hashing_state["restore"]:
                 tf.compat.v1.enable_tensor_equality()
+
+
+# --- runner: plain variable copies ---
+# ``tf.Variable(...)`` runs every variable creator in scope, wrap_function's among them,
+# which files each new variable by name and refuses a second one of the same name. The
+# runner's plain copies (EVAL/PREDICT under several replicas) share their variable's
+# name and need no creator: the ResourceVariable class itself bypasses them (TF 2.15.1
+# and 2.21.0: ``VariableMetaclass`` runs creators only for ``tf.Variable``).
+from tensorflow.python.ops import resource_variable_ops as _resource_variable_ops  # noqa: E402
+
+UncreatedResourceVariable = _resource_variable_ops.ResourceVariable

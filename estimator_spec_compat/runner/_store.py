@@ -31,6 +31,7 @@ import numpy as np
 
 from estimator_spec_compat._compat import (
     SHARED_GRAPH_COLLECTIONS,
+    UncreatedResourceVariable,
     first_variable_creator_scope,
     tf,
 )
@@ -157,13 +158,10 @@ class VariableStore:
         if copy is None:
             with tf.init_scope(), _root_name_scope():
                 value = self._strategy.experimental_local_results(entry.variable)[0]
-                self._creating = True
-                try:
-                    variable = tf.Variable(
-                        value.read_value(), name=name, trainable=entry.variable.trainable
-                    )
-                finally:
-                    self._creating = False
+                # No creator (wrap_function's would refuse a second `name` in one trace).
+                variable = UncreatedResourceVariable(
+                    value.read_value(), name=name, trainable=entry.variable.trainable
+                )
             copy = self._copies[name] = _Entry(variable, entry.collections, None)
         return copy
 
