@@ -61,7 +61,7 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
 
 Known differences from Estimator: a TRAIN step under several replicas runs
 every stateful op the model_fn builds (no pruning in replica context), so a
-TRAIN ``Scaffold.init_fn`` is refused there (ValueError); hooks need a Session
+TRAIN ``Scaffold.init_fn`` or built Saver is refused there; hooks need a Session
 (they are converted, see 6); an init_fn gets a Session stand-in (``run`` and
 ``graph`` only); Scaffold ops other than ``init_fn`` are not run (see 7);
 graph-level ``tf_random_seed`` is TF's global seed, set before the first trace
@@ -367,6 +367,9 @@ class Runner:
           input_fn: returns a Dataset of features (labels, if any, are ignored).
           predict_keys: names of the predictions to keep (None: all).
           yield_single_examples: one dict per example (True) or per batch (False).
+
+        Without a checkpoint it predicts with initial values (after the model_fn's
+        ``init_from_checkpoint`` and ``Scaffold.init_fn`` warm starts), as Estimator.
 
         Yields:
           Dicts of numpy values (or arrays, where predictions is a single Tensor).
