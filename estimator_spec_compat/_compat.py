@@ -217,3 +217,48 @@ def object_checkpoint_keys(reader):
         for attribute in node.attributes
         if attribute.name == "VARIABLE_VALUE" and attribute.full_name
     }
+
+
+# --- runner: TF1 graph semantics (Scaffold, Keras metrics) ---
+# In a TF1 graph (Estimator's), tensors and variables are hashable and ``==`` is
+# identity; TF2 makes them unhashable (``==`` elementwise) inside function graphs,
+# where the runner calls a model_fn. Legacy code relies on the TF1 behaviour:
+# ``feed_dict={placeholder: value}`` in a Scaffold's init_fn, upstream
+# EstimatorSpec putting a Keras metric's variables in a set(). The switch is TF's
+# own process-wide flag (``tf.compat.v1.disable_tensor_equality``; the state is
+# ``tf.Tensor._USE_EQUALITY`` in TF 2.15.1 and 2.21.0), counted across threads
+# (MirroredStrategy calls the model_fn on one thread per replica).
+_hashing_state = {"depth": 0, "restore": False}
+
+import contextlib as _contextlib  # noqa: E402
+import threading as _threading  # noqa: E402
+
+_HASHING_LOCK = _threading.Lock()
+
+
+@_contextlib.contextmanager
+def tf1_tensor_hashing():
+    """While active, tensors and variables hash and compare by identity, as in TF1 graphs."""
+    with _HASHING_LOCK:
+        if _hashing_state["depth"] == 0:
+            _hashing_state["restore"] = bool(getattr(tf.Tensor, "_USE_EQUALITY", False))
+            tf.compat.v1.disable_tensor_equality()
+        _hashing_state["depth"] += 1
+    try:
+        yield
+    finally:
+        with _HASHING_LOCK:
+            _hashing_state["depth"] -= 1
+            if _hashing_state["depth"] == 0 and _hashing_state["restore"]:
+                tf.compat.v1.enable_tensor_equality()
+
+
+# --- runner: plain variable copies ---
+# ``tf.Variable(...)`` runs every variable creator in scope, wrap_function's among them,
+# which files each new variable by name and refuses a second one of the same name. The
+# runner's plain copies (EVAL/PREDICT under several replicas) share their variable's
+# name and need no creator: the ResourceVariable class itself bypasses them (TF 2.15.1
+# and 2.21.0: ``VariableMetaclass`` runs creators only for ``tf.Variable``).
+from tensorflow.python.ops import resource_variable_ops as _resource_variable_ops  # noqa: E402
+
+UncreatedResourceVariable = _resource_variable_ops.ResourceVariable

@@ -10,7 +10,7 @@ work; a spec with ``eval_metrics`` is read with TPUEstimatorSpec semantics.
 import dataclasses
 import inspect
 
-from estimator_spec_compat._compat import tf
+from estimator_spec_compat._compat import tf, tf1_tensor_hashing
 from estimator_spec_compat._errors import short_repr
 
 _KERAS_3_MESSAGE = (
@@ -76,12 +76,12 @@ def call_model_fn(model_fn, features, labels, mode, params, config):
         if name in args:
             kwargs[name] = value
     try:
-        spec = model_fn(features=features, **kwargs)
+        with tf1_tensor_hashing():  # as in Estimator's graph: tensors hash by identity
+            return read_spec(model_fn(features=features, **kwargs), mode)
     except AttributeError as error:
         if "Keras 3" not in str(error):
             raise
         raise ImportError(_KERAS_3_MESSAGE + f" (TensorFlow said: {error})") from error
-    return read_spec(spec, mode)
 
 
 def call_input_fn(input_fn, *, mode, params, config, input_context):
@@ -105,6 +105,8 @@ class Spec:
       hooks: the spec's training/evaluation/prediction hooks for the mode (in TRAIN
         also ``training_chief_hooks`` where this worker is the chief).
       scaffold_fn: TPUEstimatorSpec's ``scaffold_fn``, or None.
+      scaffold: EstimatorSpec's ``scaffold``, or what ``scaffold_fn()`` returned
+        (called in the model_fn's graph, as TPUEstimator called it), or None.
     """
 
     loss: object = None
@@ -116,6 +118,7 @@ class Spec:
     host_call: object = None
     hooks: tuple = ()
     scaffold_fn: object = None
+    scaffold: object = None
 
 
 _HOOK_FIELD = {
@@ -143,6 +146,8 @@ def read_spec(spec, mode):
     predictions = spec.predictions
     if isinstance(predictions, dict) and not predictions:
         predictions = None
+    scaffold_fn = getattr(spec, "scaffold_fn", None)
+    scaffold = scaffold_fn() if scaffold_fn is not None else getattr(spec, "scaffold", None)
     return Spec(
         loss=_scalar_loss(spec.loss),
         train_op=spec.train_op,
@@ -152,7 +157,8 @@ def read_spec(spec, mode):
         eval_metrics=spec.eval_metrics if is_tpu else None,
         host_call=getattr(spec, "host_call", None),
         hooks=_hooks_of(spec, mode),
-        scaffold_fn=getattr(spec, "scaffold_fn", None),
+        scaffold_fn=scaffold_fn,
+        scaffold=scaffold,
     )
 
 

@@ -29,6 +29,8 @@ def latest(model_dir):
 def save(model_dir, step, variables, *, keep_max):
     """Writes ``variables`` (name -> variable) as ``model_dir/model.ckpt-<step>``.
 
+    The newest ``keep_max`` checkpoints are kept (None or 0: all of them).
+
     Returns:
       The checkpoint prefix written.
     """
@@ -58,7 +60,9 @@ def _update_state(model_dir, prefix, keep_max):
     state = tf.train.get_checkpoint_state(model_dir)
     kept = [p for p in (state.all_model_checkpoint_paths if state else []) if p != prefix]
     kept.append(prefix)
-    dropped, kept = kept[:-keep_max], kept[-keep_max:]
+    dropped = []
+    if keep_max:  # None or 0: keep every checkpoint (as Saver's max_to_keep)
+        dropped, kept = kept[:-keep_max], kept[-keep_max:]
     tf.compat.v1.train.update_checkpoint_state(model_dir, prefix, all_model_checkpoint_paths=kept)
     for old in dropped:
         for path in tf.io.gfile.glob(old + ".*"):

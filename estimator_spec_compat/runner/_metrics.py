@@ -5,6 +5,9 @@ The model_fn's ``tf.compat.v1.metrics`` run as written, in a pruned v1 graph
 distributed — reset at each ``evaluate``). Update ops run every step; values are
 read once at the end, as Estimator did after its last update (some v1 metrics,
 e.g. ``recall``, read their variables before updating them in the same run).
+Keras metric objects (``tf.keras.metrics.Mean`` ...) updated in the model_fn
+work too: their variables are local like v1 metrics' (see `_store`), and the
+graph's ops on those variables are their update ops.
 """
 
 from estimator_spec_compat._compat import ModeKeys, tf
@@ -22,8 +25,15 @@ def _is_keras_metric(value):
 def split_metric_ops(metric_ops, where):
     """``(values, update_ops)`` of an eval_metric_ops dict, read as Estimator read it.
 
+    Call it inside the v1 graph the metrics were built in. A Keras metric object
+    (updated inside the model_fn, as Estimator allowed) gives its ``result()``
+    and, as update ops, the ops of this graph that use its variables: its
+    ``update_state`` ops, which the model_fn rarely keeps (Estimator found them
+    in ``Metric.updates``, which TF2 Keras no longer fills).
+
     Raises:
-      ValueError: if a metric is named ``loss`` (reserved, as in Estimator).
+      ValueError: if a metric is named ``loss`` (reserved, as in Estimator), or a
+        Keras metric was not updated in this graph (as Estimator).
     """
     values, updates = {}, []
     for name, metric in (metric_ops or {}).items():
@@ -32,13 +42,28 @@ def split_metric_ops(metric_ops, where):
                 f"`{where}` has a metric named 'loss', which is reserved for the mean loss "
                 "(as in Estimator). Rename it."
             )
-        if _is_keras_metric(metric):  # updated inside the model_fn, as Estimator allowed
+        if _is_keras_metric(metric):
+            updates.extend(_keras_metric_updates(metric, f"{where}[{name!r}]"))
             values[name] = metric.result()
         else:
             value, update = metric
             values[name] = value
             updates.append(update)
     return values, updates
+
+
+def _keras_metric_updates(metric, where):
+    graph = tf.compat.v1.get_default_graph()
+    handles = {id(v.handle) for v in metric.variables}
+    inside = {id(inner) for outer, inner in graph.captures if id(outer) in handles}
+    ops = [op for op in graph.get_operations() if any(id(t) in inside for t in op.inputs)]
+    if not ops:
+        raise ValueError(
+            f"`{where}` is a Keras metric ({getattr(metric, 'name', metric)!r}) that the "
+            "model_fn did not update: call `update_state(...)` on it inside the model_fn, "
+            "before returning it (as Estimator required)."
+        )
+    return ops
 
 
 def _gathered_spec(tensor, replicas):
@@ -64,9 +89,10 @@ class EvalFunctions:
         self._replicas = replicas
         self._metric_fn = None
         self._hook_fetches = hook_fetches
+        self._values = {}  # the model_fn's metric values, in its v1 graph
         self.model = trace(ModeKeys.EVAL, spec, has_labels, self._model_fetches)
         result = self.model.result
-        values, _ = split_metric_ops(result.eval_metric_ops, "eval_metric_ops")
+        values = self._values
         self._model_values = self.model.prune_without_inputs(values) if values else dict
         tpu_spec = ()
         if result.eval_metrics is not None:
@@ -85,9 +111,15 @@ class EvalFunctions:
     def _model_fetches(self, spec):
         if spec.loss is None:
             raise ValueError("In EVAL mode the model_fn must return `loss` (as EstimatorSpec).")
-        _, updates = split_metric_ops(spec.eval_metric_ops, "eval_metric_ops")
+        self._values, updates = split_metric_ops(spec.eval_metric_ops, "eval_metric_ops")
         with tf.control_dependencies(updates):  # unused outputs would be pruned away
             fetches = {"loss": tf.identity(spec.loss)}
+        if updates:
+            # Fetched as an operation, the updates are the pruned function's control
+            # outputs: a call (inlined into the eval loop) ends only after them, so the
+            # loop's automatic control dependencies order the replicas' updates of the
+            # shared metric variables (Keras 3 updates by read-then-assign).
+            fetches["updates"] = tf.group(*updates)
         if spec.eval_metrics is not None:
             self._metric_fn, fetches["tpu"] = spec.eval_metrics
         if self._hook_fetches is not None:
@@ -109,7 +141,7 @@ class EvalFunctions:
         Returns:
           The hooks' tensors of the first replica (``hook_fetches``), or None.
         """
-        out = strategy.run(lambda e: self.model.run(*tf.nest.flatten(e)), (element,))
+        out = strategy.run(self._run_model, (element,))
         loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, out["loss"], axis=None)
         tpu = out.get("tpu", ())
         if self._replicas > 1:
@@ -120,6 +152,10 @@ class EvalFunctions:
         return tf.nest.map_structure(
             lambda v: strategy.experimental_local_results(v)[0], out["hooks"]
         )
+
+    def _run_model(self, element):
+        out = self.model.run(*tf.nest.flatten(element))
+        return {k: v for k, v in out.items() if v is not None}  # operations give None
 
     def values(self):
         """Every metric's value (and the mean loss), read after the last update."""

@@ -67,10 +67,7 @@ class Programs:
         self.optimizer.mode = mode
         params = self._params_for(mode, for_model_fn=True)
         with self.store.creator_scope():  # innermost: before strategy.run's own creators
-            spec = call_model_fn(self._model_fn, features, labels, mode, params, self._config)
-            if spec.scaffold_fn is not None:
-                spec.scaffold_fn()  # in the model_fn's graph, as TPUEstimator called it
-            return spec
+            return call_model_fn(self._model_fn, features, labels, mode, params, self._config)
 
     def _trace(self, mode, spec, has_labels, fetches_of):
         view = contextlib.nullcontext()
@@ -140,6 +137,20 @@ class Programs:
         return lambda element: traced.run(
             *_v1_graph.flat_local_inputs(self._strategy, element), *extra
         )
+
+    @property
+    def traced_modes(self):
+        """The modes built so far."""
+        return tuple(self._specs)
+
+    def last_trace(self, mode):
+        """The `_v1_graph.V1Function` of ``mode``'s last build trace.
+
+        Its ``result`` is the read spec; under several replicas the TRAIN model_fn
+        ran in replica context and ``wrapped`` is None.
+        """
+        fn = self._fns[mode]
+        return getattr(fn, "model", fn)  # EvalFunctions: the model_fn's own trace
 
     def spec_hooks(self, mode):
         """The ``*_hooks`` of ``mode``'s spec, as last traced."""

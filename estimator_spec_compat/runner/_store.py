@@ -31,6 +31,7 @@ import numpy as np
 
 from estimator_spec_compat._compat import (
     SHARED_GRAPH_COLLECTIONS,
+    UncreatedResourceVariable,
     first_variable_creator_scope,
     tf,
 )
@@ -147,18 +148,20 @@ class VariableStore:
                 self._strategy.experimental_local_results(self._entries[name].variable)[0]
             )
 
+    def write_back_copies(self):
+        """Gives every variable its plain copy's value (what a Scaffold.init_fn wrote)."""
+        for name, copy in self._copies.items():
+            self._entries[name].variable.assign(copy.variable.read_value())
+
     def _copy_of(self, name, entry):
         copy = self._copies.get(name)
         if copy is None:
             with tf.init_scope(), _root_name_scope():
                 value = self._strategy.experimental_local_results(entry.variable)[0]
-                self._creating = True
-                try:
-                    variable = tf.Variable(
-                        value.read_value(), name=name, trainable=entry.variable.trainable
-                    )
-                finally:
-                    self._creating = False
+                # No creator (wrap_function's would refuse a second `name` in one trace).
+                variable = UncreatedResourceVariable(
+                    value.read_value(), name=name, trainable=entry.variable.trainable
+                )
             copy = self._copies[name] = _Entry(variable, entry.collections, None)
         return copy
 
@@ -302,6 +305,8 @@ class VariableStore:
         sync = kwargs.get("synchronization")
         if trainable is None:
             trainable = sync != tf.VariableSynchronization.ON_READ
+        if not collections and _is_metric_accumulator(kwargs):  # Keras metrics' total/count
+            collections = sorted(_LOCAL_COLLECTIONS)
         if collections is None:
             collections = [_GRAPH_KEYS.GLOBAL_VARIABLES]
         collections = list(collections)
@@ -323,6 +328,22 @@ class VariableStore:
         entry = _Entry(variable, collections, initial)
         self._entries[name] = entry
         return entry
+
+
+def _is_metric_accumulator(kwargs):
+    """ON_READ + SUM, not trainable, in no collection: how Keras metrics (2 and 3) make
+    their variables.
+
+    Estimator put a Keras metric's variables in LOCAL_VARIABLES (EstimatorSpec did),
+    so they were neither checkpointed nor restored, and a new Session reset them;
+    v1 metrics name those collections themselves. (Keras BatchNormalization's
+    moving statistics are ON_READ too, but aggregate by MEAN: global, as in TF1.)
+    """
+    return (
+        kwargs.get("synchronization") == tf.VariableSynchronization.ON_READ
+        and kwargs.get("aggregation") == tf.VariableAggregation.SUM
+        and not kwargs.get("trainable")
+    )
 
 
 def _first_text(tensor):

@@ -47,19 +47,27 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    chief, ``evaluation_hooks``, ``prediction_hooks``) become `convert.hooks`
    callbacks, fed each step from the pruned graph: one step per call then; under
    several replicas they see the first replica's tensors, as Estimator's did.
-7. **Warm starts**: ``init_from_checkpoint`` (in the model_fn or a TPU
-   ``scaffold_fn``) is read back from the traced graph and applied when
-   ``model_dir`` has no checkpoint, as its TF1 initializers were.
+7. **Warm starts and Scaffold** (`_scaffold`): ``init_from_checkpoint`` (in the
+   model_fn or a TPU ``scaffold_fn``) is read back from the traced graph and
+   applied when ``model_dir`` has no checkpoint, as its TF1 initializers were;
+   then the spec's ``Scaffold.init_fn`` (or ``scaffold_fn()``'s) is called, as
+   SessionManager called it, with a Session stand-in that runs the pruned graph
+   (``saver.restore(session, path)``, assign ops, feeds). The Scaffold saver's
+   ``max_to_keep`` is the number of checkpoints kept; other Scaffold fields
+   (``init_op``, ``local_init_op``, ``ready_op``, ``summary_op``, other Saver
+   settings) are ignored with one WARNING naming them.
 8. **A Keras optimizer instead** (``RunnerConfig(optimizer="keras")``,
    `_keras_optimizer`): while tracing, v1 ``apply_gradients`` is patched; the
    v1 optimizer is converted once (`convert.optimizers`), decays become Keras
    schedules, its state is checkpointed as ``keras_optimizer/...``, and a v1
    checkpoint's slots are transferred on resume.
 
-Known differences from Estimator: hooks and a Scaffold's ``init_fn``/``saver``
-need a Session (hooks are converted, see 6; ``Scaffold`` is ignored); graph-level ``tf_random_seed`` is TF's global seed,
-set before the first trace (seeded ops give Estimator's values); evaluation and
-summaries go to event files written with ``tf.summary``.
+Known differences from Estimator: hooks need a Session (they are converted,
+see 6); an init_fn gets a Session stand-in (``run`` and ``graph`` only);
+Scaffold ops other than ``init_fn`` are not run (see 7); graph-level
+``tf_random_seed`` is TF's global seed, set before the first trace (seeded ops
+give Estimator's values); evaluation and summaries go to event files written
+with ``tf.summary``.
 """
 
 import dataclasses
@@ -79,6 +87,7 @@ from estimator_spec_compat.runner._hooks import (
 )
 from estimator_spec_compat.runner._programs import Programs
 from estimator_spec_compat.runner._reporting import LoopReporter, write_eval_summaries
+from estimator_spec_compat.runner._scaffold import ScaffoldSupport
 from estimator_spec_compat.runner.config import RunnerConfig
 from estimator_spec_compat.runner.strategy import resolve_strategy
 
@@ -188,6 +197,7 @@ class Runner:
         self._programs = Programs(
             model_fn=model_fn, strategy=self.strategy, config=config, params_for=self._params
         )
+        self._scaffolds = ScaffoldSupport(self._programs)
 
     @property
     def num_replicas(self):
@@ -246,6 +256,7 @@ class Runner:
         return prefix
 
     def _restore(self, mode, checkpoint_path=None):
+        self._scaffolds.check(mode)
         prefix = self._checkpoint_path_or_latest(checkpoint_path)
         variables = self._programs.variables_for(mode)
         if prefix is not None:
@@ -257,6 +268,8 @@ class Runner:
             if mode == ModeKeys.TRAIN and self._warm_start is not None:
                 _warm_start.warm_start(self._warm_start, variables)
         self._programs.store.sync_copies()
+        if prefix is None and mode != ModeKeys.EVAL:  # then Scaffold.init_fn, as SessionManager
+            self._scaffolds.initialize(mode)
         return prefix
 
     def _save(self):
@@ -271,7 +284,7 @@ class Runner:
                 **self._programs.store.global_variables,
                 **self._programs.optimizer.checkpoint_variables(),
             },
-            keep_max=self.config.keep_checkpoint_max,
+            keep_max=self._scaffolds.keep_checkpoint_max(self.config.keep_checkpoint_max),
         )
         return prefix
 
@@ -417,6 +430,9 @@ class Runner:
             predict with; None: the latest in ``model_dir``.
           yield_single_examples: one dict per example (True) or per batch (False).
 
+        Without a checkpoint it predicts with initial values (after the model_fn's
+        ``init_from_checkpoint`` and ``Scaffold.init_fn`` warm starts), as Estimator.
+
         Yields:
           Dicts of numpy values (or arrays, where predictions is a single Tensor).
 
@@ -448,7 +464,8 @@ class Runner:
 
         Example:
           >>> receiver_fn = build_raw_serving_input_receiver_fn({"x": tf.zeros([1, 6])})
-          >>> path = runner.export_saved_model("/models/mlp", receiver_fn)
+          >>> path = runner.export_saved_model("/models/mlp", receiver_fn)  # bytes
+          >>> served = tf.saved_model.load(path.decode())
 
         Args:
           export_dir_base: the directory in which a timestamped export is made.
@@ -456,7 +473,8 @@ class Runner:
             ServingInputReceiver (this package's ``convert.serving`` or upstream's).
 
         Returns:
-          The export directory (str). Signatures come from the PREDICT spec's
+          The export directory as ``bytes``, as Estimator returned it
+          (``path.decode()`` gives a str). Signatures come from the PREDICT spec's
           ``export_outputs`` (default: ``serving_default`` of the predictions).
 
         Raises:
@@ -474,4 +492,5 @@ class Runner:
             _checkpoint.restore(prefix, {n: saved[n] for n in names if n in saved})
             self._programs.store.sync_copies()
 
-        return _programs.export(self._programs, export_dir_base, serving_input_receiver_fn, restore)
+        path = _programs.export(self._programs, export_dir_base, serving_input_receiver_fn, restore)
+        return tf.compat.as_bytes(path)  # Estimator: export_lib.get_timestamped_export_dir

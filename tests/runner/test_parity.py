@@ -152,9 +152,11 @@ def test_export_saved_model_matches_estimator_export(models, tmp_path):
     receiver_fn = build_raw_serving_input_receiver_fn({"x": tf.zeros([1, models.N_FEATURES])})
     est = _estimator(models.mlp_model_fn, str(tmp_path), {}, tpu=False)
     est.train(models.input_fn(repeat=True), max_steps=STEPS)
-    est_path = est.export_saved_model(str(tmp_path / "est_export"), receiver_fn).decode()
+    est_path = est.export_saved_model(str(tmp_path / "est_export"), receiver_fn)
     runner = _runner(models.mlp_model_fn, str(tmp_path), {}, tpu=False)
     path = runner.export_saved_model(str(tmp_path / "runner_export"), receiver_fn)
+    assert type(path) is type(est_path) is bytes
+    est_path, path = est_path.decode(), path.decode()
     x = tf.constant(models.data()[0])
     expected = tf.saved_model.load(est_path).signatures["serving_default"](x=x)
     got = tf.saved_model.load(path).signatures["serving_default"](x=x)

@@ -297,6 +297,8 @@ def test_export_saved_model_serves_what_predict_gives(models, tmp_path):
     runner.train(models.input_fn(repeat=True), steps=8)
     receiver_fn = build_raw_serving_input_receiver_fn({"x": tf.zeros([1, models.N_FEATURES])})
     path = runner.export_saved_model(str(tmp_path / "export"), receiver_fn)
+    assert isinstance(path, bytes)  # as Estimator.export_saved_model returns it
+    assert path.decode().startswith(str(tmp_path / "export"))
     x, _ = models.data()
     served = tf.saved_model.load(path).signatures["serving_default"](x=tf.constant(x))
     predicted = list(runner.predict(models.input_fn(labels=False), yield_single_examples=False))
