@@ -146,8 +146,8 @@ class Programs:
     def last_trace(self, mode):
         """The `_v1_graph.V1Function` of ``mode``'s last build trace.
 
-        Its ``result`` is the read spec; under several replicas the TRAIN model_fn
-        ran in replica context and ``wrapped`` is None.
+        Its ``result`` is the read spec (under several replicas, the TRAIN model_fn's
+        first replica's).
         """
         fn = self._fns[mode]
         return getattr(fn, "model", fn)  # EvalFunctions: the model_fn's own trace

@@ -12,9 +12,9 @@ Estimator handed the spec's Scaffold to its MonitoredSession. What users put the
   which that graph captured. It runs with the graph as default graph and tensors
   hashable (TF1 graph semantics), so ``Saver.restore`` takes its Session path.
   Under several replicas EVAL and PREDICT graphs run on plain copies of the
-  variables (see `_store`), written back after the init_fn. A replicated TRAIN step
-  runs every stateful op of the model_fn (see `_programs`), the init_fn's included,
-  so a TRAIN init_fn (or a built Saver) under several replicas is a ValueError.
+  variables (see `_store`), written back after the init_fn; the TRAIN graph is the
+  replicated step, whose first replica's init_fn writes through that replica's view
+  of each variable, so its value is then given to every replica.
 * ``saver``: its ``max_to_keep`` is honoured as ``keep_checkpoint_max`` (Estimator's
   CheckpointSaverHook saved with that Saver); other settings are logged as ignored.
 * ``init_op``, ``ready_op``, ``local_init_op``, ``summary_op`` ...: the runner
@@ -173,31 +173,8 @@ class ScaffoldSupport:
         return scaffold_of(traced.result)
 
     def check(self, mode):
-        """Refuses Scaffold ops that would run every step; warns about ignored fields.
-
-        Raises:
-          ValueError: for a TRAIN Scaffold with an ``init_fn`` or a built Saver under
-            several replicas.
-        """
-        scaffold = self._scaffold(mode)
-        replicas = self._programs.num_replicas
-        if scaffold is not None and replicas > 1 and mode == ModeKeys.TRAIN:
-            # The replicated train step is a tf.function of the model_fn (see `_programs`):
-            # it would run the init_fn's restore/assign ops and the Saver's ops every step.
-            used = ["`init_fn`"] if scaffold.init_fn else []
-            if getattr(scaffold.saver, "saver_def", None) is not None:
-                used.append("a `saver` built in the model_fn")
-            if used:
-                raise ValueError(
-                    f"The TRAIN model_fn's Scaffold has {' and '.join(used)}; under {replicas} "
-                    "replicas a train step runs every stateful op the model_fn builds, the "
-                    "Saver's save/restore ops and the init_fn's assign ops included. Warm-start "
-                    "with `tf.compat.v1.train.init_from_checkpoint(checkpoint, assignment_map)` "
-                    "in the model_fn instead (applied once, when model_dir has no checkpoint), "
-                    "set `RunnerConfig(keep_checkpoint_max=...)` instead of a Saver's "
-                    "max_to_keep (or build it with `defer_build=True`), or train on one replica."
-                )
-        self._warn_ignored(mode, scaffold)
+        """Warns (once) about the Scaffold fields of ``mode`` the runner ignores."""
+        self._warn_ignored(mode, self._scaffold(mode))
 
     def _warn_ignored(self, mode, scaffold):
         parts = ignored_parts(scaffold)
@@ -231,5 +208,7 @@ class ScaffoldSupport:
         )
         with tf1_tensor_hashing(), traced.wrapped.graph.as_default():
             scaffold.init_fn(GraphSession(traced.wrapped))
-        if programs.num_replicas > 1:  # EVAL/PREDICT graphs use plain copies of the variables
+        if programs.num_replicas > 1 and mode == ModeKeys.TRAIN:
+            programs.store.broadcast_first_replica()  # it wrote through replica 0's view
+        elif programs.num_replicas > 1:  # EVAL/PREDICT graphs use plain copies of the variables
             programs.store.write_back_copies()

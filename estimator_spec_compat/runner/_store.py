@@ -141,6 +141,13 @@ class VariableStore:
         finally:
             self._use_copies = previous
 
+    def broadcast_first_replica(self):
+        """Gives every replica's component of each variable the first replica's value."""
+        for entry in self._entries.values():
+            parts = self._strategy.experimental_local_results(entry.variable)
+            for part in parts[1:]:
+                part.assign(parts[0].read_value())
+
     def sync_copies(self):
         """Gives every plain copy its variable's current value."""
         for name, copy in self._copies.items():
