@@ -262,3 +262,10 @@ def tf1_tensor_hashing():
 from tensorflow.python.ops import resource_variable_ops as _resource_variable_ops  # noqa: E402
 
 UncreatedResourceVariable = _resource_variable_ops.ResourceVariable
+
+
+# --- convert: SavedModel as text ---
+from tensorflow.core.protobuf import saved_model_pb2 as _saved_model_pb2  # noqa: E402
+
+#: The SavedModel proto (``saved_model.pb``), for ``as_text`` exports.
+SavedModelProto = _saved_model_pb2.SavedModel

@@ -12,7 +12,9 @@ import os
 import time
 import uuid
 
-from estimator_spec_compat._compat import tf
+from google.protobuf import text_format
+
+from estimator_spec_compat._compat import SavedModelProto, tf
 from estimator_spec_compat._errors import short_repr
 from estimator_spec_compat.convert._signature_functions import (
     ServingSignatures,
@@ -49,7 +51,9 @@ def fix_method_names(export_dir, method_names):
     updater.save()
 
 
-def save_serving_model(export_dir, signatures, *, root=None, options=None):
+def save_serving_model(
+    export_dir, signatures, *, root=None, options=None, assets_extra=None, as_text=False
+):
     """Writes a serving SavedModel atomically, with Estimator's method names.
 
     The model is written to a temporary directory next to ``export_dir``
@@ -69,6 +73,9 @@ def save_serving_model(export_dir, signatures, *, root=None, options=None):
         must track every variable in ``signatures.variables``. None: a new
         ``tf.Module`` tracking exactly those variables.
       options: an optional ``tf.saved_model.SaveOptions``.
+      assets_extra: ``{destination relative to assets.extra/: source file}``, copied
+        into the export's ``assets.extra`` directory (Estimator's ``assets_extra``).
+      as_text: write ``saved_model.pbtxt`` instead of ``saved_model.pb``.
 
     Returns:
       ``export_dir`` as a string.
@@ -112,11 +119,31 @@ def save_serving_model(export_dir, signatures, *, root=None, options=None):
                 "the model has variables only.\n" + str(error)
             ) from None
         fix_method_names(temp_dir, signatures.method_names)
+        _copy_assets_extra(temp_dir, assets_extra)
+        if as_text:
+            _to_text(temp_dir)
         tf.io.gfile.rename(temp_dir, export_dir, overwrite=False)
     finally:
         if tf.io.gfile.exists(temp_dir):
             tf.io.gfile.rmtree(temp_dir)
     return export_dir
+
+
+def _copy_assets_extra(export_dir, assets_extra):
+    for destination, source in (assets_extra or {}).items():
+        path = os.path.join(export_dir, "assets.extra", os.fsdecode(destination))
+        tf.io.gfile.makedirs(os.path.dirname(path))
+        tf.io.gfile.copy(os.fsdecode(source), path)
+
+
+def _to_text(export_dir):
+    binary = os.path.join(export_dir, "saved_model.pb")
+    proto = SavedModelProto()
+    with tf.io.gfile.GFile(binary, "rb") as f:
+        proto.ParseFromString(f.read())
+    with tf.io.gfile.GFile(os.path.join(export_dir, "saved_model.pbtxt"), "w") as f:
+        f.write(text_format.MessageToString(proto))
+    tf.io.gfile.remove(binary)
 
 
 def timestamped_export_dir(export_dir_base):
@@ -150,7 +177,14 @@ def timestamped_export_dir(export_dir_base):
 
 
 def export_serving_model(
-    export_dir_base, model_call, serving_input_receiver_fn, *, root=None, options=None
+    export_dir_base,
+    model_call,
+    serving_input_receiver_fn,
+    *,
+    root=None,
+    options=None,
+    assets_extra=None,
+    as_text=False,
 ):
     """``Estimator.export_saved_model`` in one call: build, then save atomically.
 
@@ -163,10 +197,18 @@ def export_serving_model(
       serving_input_receiver_fn: as for :func:`build_signatures`.
       root: as for :func:`save_serving_model`.
       options: an optional ``tf.saved_model.SaveOptions``.
+      assets_extra, as_text: as for :func:`save_serving_model`.
 
     Returns:
       The path of the new export (a str).
     """
     signatures = build_signatures(model_call, serving_input_receiver_fn)
     export_dir = timestamped_export_dir(export_dir_base)
-    return save_serving_model(export_dir, signatures, root=root, options=options)
+    return save_serving_model(
+        export_dir,
+        signatures,
+        root=root,
+        options=options,
+        assets_extra=assets_extra,
+        as_text=as_text,
+    )

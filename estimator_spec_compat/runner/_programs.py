@@ -380,7 +380,7 @@ class Programs:
             _data.release_in_background(box)
 
 
-def export(programs, export_dir_base, serving_input_receiver_fn, restore):
+def export(programs, export_dir_base, serving_input_receiver_fn, restore, *, assets_extra, as_text):
     """Exports the model_fn's PREDICT graph as a serving SavedModel (Estimator's layout).
 
     The model_fn is called on the receiver's features (labels None, PREDICT mode);
@@ -407,7 +407,12 @@ def export(programs, export_dir_base, serving_input_receiver_fn, restore):
         signatures = signatures_lib.build_signatures(model_call, serving_input_receiver_fn)
         root.variables_ = list(signatures.variables) + programs.store.handed_out(names)
         return signatures_lib.export_serving_model(
-            export_dir_base, model_call, serving_input_receiver_fn, root=root
+            export_dir_base,
+            model_call,
+            serving_input_receiver_fn,
+            root=root,
+            assets_extra=assets_extra,
+            as_text=as_text,
         )
 
 

@@ -459,8 +459,15 @@ class Runner:
             hooked,
         )
 
-    def export_saved_model(self, export_dir_base, serving_input_receiver_fn):
-        """Exports the latest checkpoint for serving, as ``Estimator.export_saved_model``.
+    def export_saved_model(
+        self,
+        export_dir_base,
+        serving_input_receiver_fn,
+        assets_extra=None,
+        as_text=False,
+        checkpoint_path=None,
+    ):
+        """Exports a checkpoint for serving, as ``Estimator.export_saved_model``.
 
         Example:
           >>> receiver_fn = build_raw_serving_input_receiver_fn({"x": tf.zeros([1, 6])})
@@ -471,6 +478,11 @@ class Runner:
           export_dir_base: the directory in which a timestamped export is made.
           serving_input_receiver_fn: a function of no arguments returning a
             ServingInputReceiver (this package's ``convert.serving`` or upstream's).
+          assets_extra: ``{destination relative to assets.extra/: source file}`` to
+            copy into the export, or None.
+          as_text: write ``saved_model.pbtxt`` instead of ``saved_model.pb``.
+          checkpoint_path: the checkpoint (prefix, or a directory: its latest) to
+            export; None: the latest in ``model_dir``.
 
         Returns:
           The export directory as ``bytes``, as Estimator returned it
@@ -478,9 +490,9 @@ class Runner:
           ``export_outputs`` (default: ``serving_default`` of the predictions).
 
         Raises:
-          ValueError: if ``model_dir`` has no checkpoint (as Estimator).
+          ValueError: if there is no checkpoint to export (as Estimator).
         """
-        prefix = self.latest_checkpoint()
+        prefix = self._checkpoint_path_or_latest(checkpoint_path)
         if prefix is None:
             raise ValueError(
                 f"Couldn't find trained model at {self.model_dir}. Train first (the export "
@@ -492,5 +504,12 @@ class Runner:
             _checkpoint.restore(prefix, {n: saved[n] for n in names if n in saved})
             self._programs.store.sync_copies()
 
-        path = _programs.export(self._programs, export_dir_base, serving_input_receiver_fn, restore)
+        path = _programs.export(
+            self._programs,
+            export_dir_base,
+            serving_input_receiver_fn,
+            restore,
+            assets_extra=assets_extra,
+            as_text=as_text,
+        )
         return tf.compat.as_bytes(path)  # Estimator: export_lib.get_timestamped_export_dir

@@ -4,6 +4,8 @@ Expected values come from ``tf.estimator.Estimator`` / ``TPUEstimator(use_tpu=Fa
 run in this very process (estimator world only).
 """
 
+import os
+
 import numpy as np
 import pytest
 
@@ -163,3 +165,26 @@ def test_export_saved_model_matches_estimator_export(models, tmp_path):
     assert sorted(got) == sorted(expected)
     for key in expected:
         np.testing.assert_allclose(got[key].numpy(), expected[key].numpy(), rtol=RTOL, atol=1e-6)
+
+
+def test_export_listing_with_assets_extra_and_as_text_matches_estimators(models, tmp_path):
+    from estimator_spec_compat.convert.serving import build_raw_serving_input_receiver_fn
+
+    (tmp_path / "extra.txt").write_text("warmup")
+    receiver_fn = build_raw_serving_input_receiver_fn({"x": tf.zeros([1, models.N_FEATURES])})
+    options = {"assets_extra": {"a/b.txt": str(tmp_path / "extra.txt")}, "as_text": True}
+    est = _estimator(models.mlp_model_fn, str(tmp_path / "model"), {}, tpu=False)
+    est.train(models.input_fn(repeat=True), max_steps=STEPS)
+    runner = _runner(models.mlp_model_fn, str(tmp_path / "model"), {}, tpu=False)
+    listings = []
+    for name, exporter in (("est", est), ("runner", runner)):
+        path = exporter.export_saved_model(str(tmp_path / name), receiver_fn, **options).decode()
+        listings.append(
+            sorted(
+                os.path.relpath(os.path.join(root, f), path)
+                for root, _, files in os.walk(path)
+                for f in files
+                if not f.startswith("variables.data")  # shard counts may differ
+            )
+        )
+    assert [f for f in listings[1] if f != "fingerprint.pb"] == listings[0]  # TF2's writer adds it

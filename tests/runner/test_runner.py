@@ -307,6 +307,32 @@ def test_export_saved_model_serves_what_predict_gives(models, tmp_path):
     )
 
 
+def test_export_of_an_older_checkpoint_as_text_with_extra_assets(models, tmp_path):
+    from estimator_spec_compat.convert.serving import build_raw_serving_input_receiver_fn
+
+    runner = _runner(models, tmp_path)
+    runner.train(models.input_fn(repeat=True), steps=4)
+    at_4 = runner.latest_checkpoint()
+    probs_4 = [p["probs"] for p in runner.predict(models.input_fn(labels=False))]
+    runner.train(models.input_fn(repeat=True), steps=4)
+    (tmp_path / "vocab.txt").write_text("a\nb\n")
+    receiver_fn = build_raw_serving_input_receiver_fn({"x": tf.zeros([1, models.N_FEATURES])})
+    path = runner.export_saved_model(
+        str(tmp_path / "export"),
+        receiver_fn,
+        assets_extra={"tf_serving_warmup/vocab.txt": str(tmp_path / "vocab.txt")},
+        as_text=True,
+        checkpoint_path=at_4,
+    ).decode()
+    listing = os.listdir(path)
+    assert "saved_model.pbtxt" in listing and "saved_model.pb" not in listing
+    with open(os.path.join(path, "assets.extra", "tf_serving_warmup", "vocab.txt")) as f:
+        assert f.read() == "a\nb\n"
+    x, _ = models.data()
+    served = tf.saved_model.load(path).signatures["serving_default"](x=tf.constant(x))
+    np.testing.assert_allclose(served["probs"].numpy(), probs_4, rtol=1e-6)
+
+
 def test_export_without_checkpoint_fails_like_estimator(models, tmp_path):
     with pytest.raises(ValueError, match="Couldn't find trained model"):
         _runner(models, tmp_path).export_saved_model(str(tmp_path / "e"), lambda: None)
