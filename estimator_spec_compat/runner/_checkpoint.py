@@ -91,3 +91,26 @@ def restore(prefix, variables):
         )
     for name, variable in variables.items():
         variable.assign(reader.get_tensor(name))
+
+
+def resolve(model_dir, checkpoint_path):
+    """The checkpoint prefix a ``checkpoint_path`` argument names (Estimator's rules).
+
+    Args:
+      model_dir: where checkpoints go.
+      checkpoint_path: None (the latest in ``model_dir``, or None if there is none),
+        a checkpoint prefix, or a directory (its latest checkpoint).
+
+    Raises:
+      ValueError: for a ``checkpoint_path`` that holds no checkpoint.
+    """
+    if checkpoint_path is None:
+        return latest(model_dir)
+    path = str(checkpoint_path)
+    prefix = latest(path) if tf.io.gfile.isdir(path) else path
+    if prefix is None or not tf.io.gfile.exists(prefix + ".index"):
+        raise ValueError(
+            f"`checkpoint_path` ({path!r}) is neither a checkpoint prefix (no {path}.index) "
+            "nor a directory holding checkpoints. Pass e.g. runner.latest_checkpoint()."
+        )
+    return prefix

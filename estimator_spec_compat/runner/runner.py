@@ -1,73 +1,7 @@
-"""`Runner`: an unchanged legacy Estimator model_fn, trained and evaluated under TF2.
+"""`Runner`: Estimator's train / evaluate / predict / export for a legacy model_fn, under TF2.
 
-Design (measured on TF 2.15.1 and 2.21.0, CPU; tested against the real Estimator).
-What failed first: ``tf.compat.v1.make_template`` cannot make v1 optimizer slots,
-variables cannot be made inside ``strategy.run``, and ``tf.function`` runs every
-stateful op a model_fn builds (a train_op built in EVAL mode trains).
-
-1. **A variable store** (`_store`), not make_template: a variable creator that TF
-   calls before any other (strategy and tf.function creators included) serves
-   each creation by its TF1 name (``dense/kernel``, ``dense/kernel/Adam``,
-   ``beta1_power``, ``global_step``; the runner's own ``while/``, ``cond/``,
-   ``replica_1/`` scopes stripped). A name is created once, lifted out of the
-   graph with ``tf.init_scope()`` under ``strategy.scope()``, and only during a
-   build; later traces get the stored variable back. Estimator checkpoints map
-   onto these names one to one, in both directions (`_checkpoint`).
-2. **Fresh TF1 graph state per call**: the store clears the collections a
-   tf.function graph shares with its outer graph (variable lists, v1 variable
-   store), puts the global step in GLOBAL_STEP, and adds each variable it hands
-   out to the collections TF1 would; UPDATE_OPS and REGULARIZATION_LOSSES are
-   the call's own, as in an Estimator graph.
-3. **Session semantics by pruning** (`_v1_graph`): in every mode the model_fn is
-   traced once into a v1 graph with ``tf.compat.v1.wrap_function`` and pruned
-   to the fetches Estimator fetched (loss + train_op; metric updates;
-   predictions). On one replica that tracing, with the store open, is also the
-   build. Metric values are read once after the last batch.
-4. **Several replicas** (`_programs`): v1 optimizers all-reduce in replica context
-   through ``merge_call``, so the TRAIN model_fn runs inside ``strategy.run``,
-   itself traced into the pruned v1 graph (as Estimator's distributed graphs);
-   a build trace outside any replica context (never run; the global step a
-   stand-in) makes the variables first. The strategy's Estimator loss scaling
-   is on, so v1 optimizers divide a mean loss by the replica count, as Estimator
-   did. EVAL/PREDICT run the pruned graph on each replica over plain copies of
-   the weights; TPU ``eval_metrics`` and ``host_call`` tensors are gathered across
-   replicas first (TPU semantics); metric variables are plain, updated by every
-   replica, so results equal one device's.
-5. **Many steps per call** (`_loops`): ``steps_per_loop`` steps in one
-   ``tf.function`` (``autograph=False``: the model_fn is not converted) with a
-   ``tf.while_loop``; the step count is a tensor, so nothing retraces, and each
-   ``train`` call binds the loop's concrete function to its iterator once. Logs,
-   summaries and checkpoints happen between loops, each only when due
-   (`_reporting`). Iterators are released on a helper thread
-   (`_data.release_in_background`): destroying one waits up to ~0.5 s for
-   tf.data's autotuning thread, which ``train`` and ``evaluate`` need not.
-
-6. **Hooks** (`_hooks`): standard SessionRunHooks (``hooks=`` of train, evaluate
-   and predict; the spec's ``training_hooks``, ``training_chief_hooks`` on the
-   chief, ``evaluation_hooks``, ``prediction_hooks``) become `convert.hooks`
-   callbacks, fed each step from the pruned graph: one step per call then; under
-   several replicas they see the first replica's tensors, as Estimator's did.
-7. **Warm starts and Scaffold** (`_scaffold`): ``init_from_checkpoint`` (in the
-   model_fn or a TPU ``scaffold_fn``) is read back from the traced graph and
-   applied when ``model_dir`` has no checkpoint, as its TF1 initializers were;
-   then the spec's ``Scaffold.init_fn`` (or ``scaffold_fn()``'s) is called, as
-   SessionManager called it, with a Session stand-in that runs the pruned graph
-   (``saver.restore(session, path)``, assign ops, feeds). The Scaffold saver's
-   ``max_to_keep`` is the number of checkpoints kept; other Scaffold fields
-   (``init_op``, ``local_init_op``, ``ready_op``, ``summary_op``, other Saver
-   settings) are ignored with one WARNING naming them.
-8. **A Keras optimizer instead** (``RunnerConfig(optimizer="keras")``,
-   `_keras_optimizer`): while tracing, v1 ``apply_gradients`` is patched; the
-   v1 optimizer is converted once (`convert.optimizers`), decays become Keras
-   schedules, its state is checkpointed as ``keras_optimizer/...``, and a v1
-   checkpoint's slots are transferred on resume.
-
-Known differences from Estimator: hooks need a Session (they are converted,
-see 6); an init_fn gets a Session stand-in (``run`` and ``graph`` only);
-Scaffold ops other than ``init_fn`` are not run (see 7); graph-level
-``tf_random_seed`` is TF's global seed, set before the first trace (seeded ops
-give Estimator's values); evaluation and summaries go to event files written
-with ``tf.summary``.
+The design, and what differs from Estimator, is in the package docstring
+(`estimator_spec_compat.runner`).
 """
 
 import dataclasses
@@ -76,17 +10,22 @@ import tempfile
 
 from estimator_spec_compat._compat import ModeKeys, tf
 from estimator_spec_compat._errors import short_repr
-from estimator_spec_compat.runner import _checkpoint, _data, _programs, _warm_start
+from estimator_spec_compat.runner import (
+    _checkpoint,
+    _data,
+    _programs,
+    _training,
+    _warm_start,
+)
 from estimator_spec_compat.runner._calls import check_model_fn
 from estimator_spec_compat.runner._cluster import Barrier, cluster_facts
 from estimator_spec_compat.runner._hooks import (
     HookedEvaluation,
     HookedPrediction,
-    HookedTraining,
     Saves,
 )
 from estimator_spec_compat.runner._programs import Programs
-from estimator_spec_compat.runner._reporting import LoopReporter, write_eval_summaries
+from estimator_spec_compat.runner._reporting import write_eval_summaries
 from estimator_spec_compat.runner._scaffold import ScaffoldSupport
 from estimator_spec_compat.runner.config import RunnerConfig
 from estimator_spec_compat.runner.strategy import resolve_strategy
@@ -240,24 +179,9 @@ class Runner:
         )
         return dataset, has_labels
 
-    def _checkpoint_path_or_latest(self, checkpoint_path):
-        if checkpoint_path is None:
-            return self.latest_checkpoint()
-        path = str(checkpoint_path)
-        if tf.io.gfile.isdir(path):
-            prefix = _checkpoint.latest(path)
-        else:
-            prefix = path if tf.io.gfile.exists(path + ".index") else None
-        if prefix is None:
-            raise ValueError(
-                f"`checkpoint_path` ({path!r}) is neither a checkpoint prefix (no {path}.index) "
-                "nor a directory holding checkpoints. Pass e.g. runner.latest_checkpoint()."
-            )
-        return prefix
-
     def _restore(self, mode, checkpoint_path=None):
         self._scaffolds.check(mode)
-        prefix = self._checkpoint_path_or_latest(checkpoint_path)
+        prefix = _checkpoint.resolve(self.model_dir, checkpoint_path)
         variables = self._programs.variables_for(mode)
         if prefix is not None:
             _checkpoint.restore(prefix, variables)
@@ -312,10 +236,8 @@ class Runner:
         _check_positive_or_none("max_steps", max_steps)
         if steps is not None and max_steps is not None:
             raise ValueError("Give `steps` or `max_steps`, not both (as Estimator.train).")
-        hooks = list(hooks or ())
         dataset, has_labels = self._dataset(input_fn, ModeKeys.TRAIN)
         self._programs.build(ModeKeys.TRAIN, dataset, has_labels)
-        all_hooks = [*hooks, *self._programs.spec_hooks(ModeKeys.TRAIN)]
         self._restore(ModeKeys.TRAIN)
         start = int(self._programs.store.global_step.numpy())
         target = max_steps if max_steps is not None else (start + steps if steps else None)
@@ -323,52 +245,14 @@ class Runner:
             _LOG.info("Skipping training: global step %d reached max_steps %d.", start, target)
             return self
         saves = Saves(self._save, saving_listeners if self.config.is_chief else ())
-        if saves.start(start):  # a listener stopped training before it began
-            pass
-        elif all_hooks:
-            self._train_with_hooks(dataset, has_labels, hooks, start, target, saves)
-        else:
-            self._train_loops(dataset, start, target, saves)
+        if not saves.start(start):  # a listener may stop training before it begins
+            hooks = list(hooks or ())
+            args = (self._programs, self.config, dataset, has_labels, hooks, start, target)
+            loss = _training.train(*args, saves.save)
+            self.last_train_loss = self.last_train_loss if loss is None else loss
         saves.end(int(self._programs.store.global_step.numpy()))
         self._barrier()  # no worker restores model_dir before the chief's checkpoint is there
         return self
-
-    def _train_with_hooks(self, dataset, has_labels, hooks, start, target, saves):
-        spec = _data.per_replica_spec(dataset.element_spec, self.num_replicas)
-        hooked = HookedTraining(self._programs, hooks, spec, has_labels)
-        reporter = LoopReporter(self.config, self.model_dir, start, saves.save)
-        box = [iter(self._programs.distribute(dataset))]  # the iterator's only owner
-        try:
-            loss = hooked.run(box[0], start, target, reporter.after_loop)
-        finally:
-            reporter.close()
-            _data.release_in_background(box)
-        if loss is not None:
-            self.last_train_loss = loss
-
-    def _train_loops(self, dataset, start, target, saves):
-        box = [iter(self._programs.distribute(dataset))]  # the iterator's only owner
-        infinite = bool(dataset.cardinality().numpy() == tf.data.INFINITE_CARDINALITY)
-        reporter = LoopReporter(self.config, self.model_dir, start, saves.save)
-        try:
-            self._run_loops(box[0], start, target, infinite, reporter)
-        finally:
-            reporter.close()
-            _data.release_in_background(box)
-
-    def _run_loops(self, iterator, start, target, infinite, reporter):
-        loop = self._programs.train_loop(iterator, infinite)
-        step, per_loop = start, self.config.steps_per_loop
-        while target is None or step < target:
-            n = per_loop if target is None else min(per_loop, target - step)
-            ran, loss = loop(tf.constant(n, tf.int64))
-            step = int(self._programs.store.global_step.numpy())
-            if int(ran):
-                self.last_train_loss = float(loss)
-                if reporter.after_loop(step, self.last_train_loss):
-                    break
-            if int(ran) < n:
-                break
 
     def evaluate(self, input_fn, steps=None, hooks=None, checkpoint_path=None, name=None):
         """Evaluates a checkpoint: ``{'loss', 'global_step', every metric}``.
@@ -492,7 +376,7 @@ class Runner:
         Raises:
           ValueError: if there is no checkpoint to export (as Estimator).
         """
-        prefix = self._checkpoint_path_or_latest(checkpoint_path)
+        prefix = _checkpoint.resolve(self.model_dir, checkpoint_path)
         if prefix is None:
             raise ValueError(
                 f"Couldn't find trained model at {self.model_dir}. Train first (the export "
