@@ -42,7 +42,9 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    (`_reporting`). Iterators are released on a helper thread
    (`_data.release_in_background`): destroying one waits up to ~0.5 s for
    tf.data's autotuning thread, which ``train`` and ``evaluate`` need not.
-
+   Checkpoints follow Estimator's cadence (`_hooks.Saves`): the starting state,
+   every ``save_checkpoints_steps`` or ``save_checkpoints_secs`` (600 s by
+   default), the end; ``saving_listeners`` around each save.
 6. **Hooks** (`_hooks`): standard SessionRunHooks (``hooks=`` of train, evaluate
    and predict; the spec's ``training_hooks``, ``training_chief_hooks`` on the
    chief, ``evaluation_hooks``, ``prediction_hooks``) become `convert.hooks`
@@ -56,19 +58,26 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    (``saver.restore(session, path)``, assign ops, feeds). The Scaffold saver's
    ``max_to_keep`` is the number of checkpoints kept; other Scaffold fields
    (``init_op``, ``local_init_op``, ``ready_op``, ``summary_op``, other Saver
-   settings) are ignored with one WARNING naming them.
+   settings) are ignored with one WARNING naming them. ``warm_start_from``
+   (`_warm_start`) follows Estimator's WarmStartSettings rules, also on a fresh
+   ``model_dir`` only.
 8. **A Keras optimizer instead** (``RunnerConfig(optimizer="keras")``,
    `_keras_optimizer`): while tracing, v1 ``apply_gradients`` is patched; the
    v1 optimizer is converted once (`convert.optimizers`), decays become Keras
    schedules, its state is checkpointed as ``keras_optimizer/...``, and a v1
    checkpoint's slots are transferred on resume.
+9. **Several workers** (`_cluster`): under MultiWorkerMirroredStrategy only the
+   chief writes checkpoints and summaries into the shared ``model_dir``; every
+   worker waits at the end of ``train`` until the chief's checkpoint is written.
 
 Known differences from Estimator: hooks need a Session (they are converted,
 see 6); an init_fn gets a Session stand-in (``run`` and ``graph`` only);
 Scaffold ops other than ``init_fn`` are not run (see 7); graph-level
 ``tf_random_seed`` is TF's global seed, set before the first trace (seeded ops
 give Estimator's values); evaluation and summaries go to event files written
-with ``tf.summary``."""
+with ``tf.summary``. Untested on hardware: TPUStrategy (the replicated TRAIN
+step traces ``strategy.run`` into a v1 graph, which TPUs were never run with)
+and GPUs (MirroredStrategy is tested over logical CPU devices)."""
 
 from estimator_spec_compat.runner._warm_start import WarmStartSettings
 from estimator_spec_compat.runner.config import RunnerConfig
