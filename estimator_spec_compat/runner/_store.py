@@ -200,6 +200,7 @@ class VariableStore:
         graph.clear_collection(_GRAPH_KEYS.GLOBAL_STEP)
         graph.add_to_collection(_GRAPH_KEYS.GLOBAL_STEP, global_step)
         graph.add_to_collection(_GRAPH_KEYS.GLOBAL_VARIABLES, global_step)
+        self._give_initializer(global_step, graph)
 
     def add_base_scope(self):
         """Names made under the current name scope are taken relative to it (the runner's
@@ -277,7 +278,20 @@ class VariableStore:
             for key in set(entry.collections) - _LOCAL_COLLECTIONS:
                 if not any(v is entry.variable for v in graph.get_collection(key)):
                     graph.add_to_collection(key, entry.variable)
+            self._give_initializer(entry.variable, graph)
         return entry.variable
+
+    def _give_initializer(self, variable, graph):
+        """A no-op ``variable.initializer`` in ``graph``.
+
+        The runner initializes (and restores) its variables itself, but TF1 code builds
+        ``tf.compat.v1.global_variables_initializer()`` from them (a Scaffold's
+        ``init_op``), which needs each variable's initializer op in the graph.
+        """
+        for component in self._strategy.experimental_local_results(variable):
+            op = getattr(component, "_initializer_op", None)
+            if op is None or op.graph is not graph:
+                component._initializer_op = tf.no_op(name="initialized_by_the_runner")
 
     def _lookup(self, name, kwargs):
         entry = self._entries.get(name)

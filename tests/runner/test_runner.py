@@ -534,3 +534,24 @@ def test_model_fn_config_answers_like_run_config(models, tmp_path):
     assert seen == {"model_dir": str(tmp_path), "chief": True, "workers": 1}
     with pytest.raises(ValueError, match="differ"):
         Runner(model_fn=model_fn, model_dir="/a", config=RunnerConfig(model_dir="/b"))
+
+
+def test_a_scaffold_built_from_initializer_ops_trains_as_without_it(models, tmp_path):
+    """TF1 code builds global/local/tables initializers in the model_fn (Scaffold init_op,
+    local_init_op); the runner initializes variables itself, so they change nothing."""
+
+    def model_fn(features, labels, mode, params):
+        spec = models.mlp_model_fn(features, labels, mode, params)
+        v1 = tf.compat.v1
+        scaffold = v1.train.Scaffold(
+            init_op=v1.global_variables_initializer(),
+            local_init_op=tf.group(v1.local_variables_initializer(), v1.tables_initializer()),
+        )
+        return spec._replace(scaffold=scaffold)
+
+    results = []
+    for name, fn in (("plain", None), ("scaffold", model_fn)):
+        runner = _runner(models, tmp_path / name, fn)
+        runner.train(models.input_fn(repeat=True), steps=4)
+        results.append(runner.evaluate(models.input_fn()))
+    assert results[1] == pytest.approx(results[0])
