@@ -13,7 +13,20 @@ from estimator_spec_compat._compat import tf
 from estimator_spec_compat.convert.hooks import CallbackList, TrainingContext, to_callbacks
 
 
-class HookedTraining:
+class _Hooked:
+    """Converts ``hooks`` with the traced spec's own hooks, at trace time, into `callbacks`."""
+
+    def __init__(self, hooks):
+        self._hooks = list(hooks)
+        self.callbacks = None
+
+    def _hook_fetches(self, model_spec):
+        """The hooks' tensors to fetch from the traced model_fn (whose spec is ``model_spec``)."""
+        self.callbacks = CallbackList(to_callbacks([*self._hooks, *model_spec.hooks]))
+        return self.callbacks.fetches()
+
+
+class HookedTraining(_Hooked):
     """The train step of ``programs`` with the callbacks of ``hooks``.
 
     Under several replicas the hooks see the first replica's tensors, as
@@ -27,15 +40,10 @@ class HookedTraining:
     """
 
     def __init__(self, programs, hooks, spec, has_labels):
+        super().__init__(hooks)
         self._programs = programs
-        self.callbacks = None
-
-        def hook_fetches(model_spec):
-            self.callbacks = CallbackList(to_callbacks([*hooks, *model_spec.hooks]))
-            return self.callbacks.fetches()
-
         with programs.scope():
-            traced = programs.trace_train(spec, has_labels, hook_fetches)
+            traced = programs.trace_train(spec, has_labels, self._hook_fetches)
 
         @tf.function(autograph=False)
         def step(iterator):
@@ -70,7 +78,7 @@ class HookedTraining:
         return loss
 
 
-class HookedEvaluation:
+class HookedEvaluation(_Hooked):
     """The eval step of ``programs`` with the callbacks of ``hooks``, one step per call.
 
     Callbacks are driven as in training, with the (unchanging) global step; the
@@ -86,15 +94,10 @@ class HookedEvaluation:
     """
 
     def __init__(self, programs, hooks, spec, has_labels):
+        super().__init__(hooks)
         self._programs = programs
-        self.callbacks = None
-
-        def hook_fetches(model_spec):
-            self.callbacks = CallbackList(to_callbacks([*hooks, *model_spec.hooks]))
-            return self.callbacks.fetches()
-
         with programs.scope():
-            self.functions = programs.eval_functions(spec, has_labels, hook_fetches)
+            self.functions = programs.eval_functions(spec, has_labels, self._hook_fetches)
 
         @tf.function(autograph=False)
         def step(iterator):
@@ -125,7 +128,7 @@ class HookedEvaluation:
         return done
 
 
-class HookedPrediction:
+class HookedPrediction(_Hooked):
     """PREDICT's step with the callbacks of ``hooks``; the runner calls `after_batch`
     after each batch's predictions are yielded, and `end` when predicting ends.
 
@@ -135,13 +138,8 @@ class HookedPrediction:
     """
 
     def __init__(self, programs, hooks):
-        self.callbacks = None
-
-        def hook_fetches(model_spec):
-            self.callbacks = CallbackList(to_callbacks([*hooks, *model_spec.hooks]))
-            return self.callbacks.fetches()
-
-        self.step = programs.predict_step(hook_fetches)
+        super().__init__(hooks)
+        self.step = programs.predict_step(self._hook_fetches)
         self._global_step = int(programs.store.global_step.numpy())
         self._logs = {}
         self.callbacks.on_train_begin(TrainingContext(step=self._global_step))
