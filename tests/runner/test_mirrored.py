@@ -88,14 +88,15 @@ v1 = tf.compat.v1
 
 
 class Record(TrainingCallback):
-    def __init__(self):
-        self.seen = []
+    def __init__(self, name="seen_labels:0"):
+        self.seen, self.name = [], name
 
     def fetches(self):
-        return {{"labels": "seen_labels:0"}}
+        return {{"value": self.name}}
 
     def on_step_end(self, step, logs):
-        self.seen.append((step, logs["labels"].tolist()))
+        value = logs["value"]
+        self.seen.append((step, value.tolist() if "labels" in self.name else value))
         return False
 
 
@@ -106,6 +107,7 @@ def run(strategy):
         spec = models.tpu_model_fn(features, labels, mode, params)
         if labels is not None:
             tf.identity(labels, name="seen_labels")
+        tf.identity(features["x"], name="seen_x")
         if mode != "train":
             return spec
         v1.metrics.mean(spec.loss, name="never_fetched")  # built, not fetched: must not run
@@ -114,13 +116,19 @@ def run(strategy):
 
     runner = Runner(model_fn=model_fn, model_dir=tempfile.mkdtemp(), strategy=strategy,
                     config=RunnerConfig(steps_per_loop=5, tf_random_seed=3), train_batch_size=16,
-                    eval_batch_size=16)
+                    eval_batch_size=16, predict_batch_size=16)
     record = Record()
     hooks = [record, v1.train.StopAtStepHook(num_steps=3)]
     runner.train(models.input_fn(repeat=True, drop_remainder=True), steps=10, hooks=hooks)
     in_eval = Record()
     runner.evaluate(models.input_fn(drop_remainder=True), hooks=[in_eval])
     assert [s for s, _ in in_eval.seen] == [3] * 4, in_eval.seen  # 4 batches at global step 3
+    in_predict = Record("seen_x:0")
+    assert len(list(runner.predict(models.input_fn(labels=False), hooks=[in_predict]))) == 64
+    x, _ = models.data()
+    rows = 16 // runner.num_replicas  # the first replica's rows of each batch of 16
+    expected_x = [(3, x[16 * b: 16 * b + rows].tolist()) for b in range(4)]
+    assert [(s, v.tolist()) for s, v in in_predict.seen] == expected_x, in_predict.seen
     return runner, record.seen + in_eval.seen[1:2], host_total.numpy()
 
 
