@@ -56,11 +56,13 @@ def _sync_reader(iterator):
     It applies to a tf.data iterator (one resource) of plain tensors, not to a
     distributed iterator or to sparse or ragged components.
     """
+    if not isinstance(iterator, tf.data.Iterator):
+        return None
     specs = tf.nest.flatten(iterator.element_spec)
+    if not all(type(spec) is tf.TensorSpec for spec in specs):
+        return None
     resources = tf.nest.flatten(iterator, expand_composites=True)
     if len(resources) != 1 or resources[0].dtype != tf.resource:
-        return None
-    if not all(type(spec) is tf.TensorSpec for spec in specs):
         return None
 
     def read():
