@@ -5,6 +5,14 @@ written, as under Estimator, not converted by AutoGraph) whose step count is a
 tensor argument, so a shorter last loop does not retrace. Inputs come from an
 iterator passed in; a finite input ends the loop early (``get_next_as_optional``)
 and the program reports how many steps it ran.
+
+An infinite input of plain tensors is read with ``IteratorGetNextSync``, the
+same iterator call made on the loop's own thread: ``get_next`` hands each read
+to tf.data's reader thread and back (measured on CPU, TF 2.15 and 2.21: about a
+fifth of a small MLP's step with its input prefetched, 3-10% of the benchmark's
+whole training call). TF allows the synchronous read where the pipeline never
+needs the thread it blocks; `_data.with_private_threads` gives every one-replica
+dataset its own tf.data thread pool, which guarantees that.
 """
 
 from estimator_spec_compat._compat import tf
@@ -16,14 +24,19 @@ def _loop(iterator, n, body_fn, initial, infinite):
     Returns:
       ``(steps_run, carried)``.
     """
+    if infinite:  # no end-of-input check: the plain, fastest path
+        read = _sync_reader(iterator) or iterator.get_next
+        return tf.while_loop(
+            lambda i, carried: i < n,
+            lambda i, carried: (i + 1, body_fn(read(), carried)),
+            (tf.constant(0, tf.int64), initial),
+        )
 
     def cond(i, done, carried):
         del carried
         return tf.logical_and(i < n, tf.logical_not(done))
 
     def body(i, done, carried):
-        if infinite:  # no end-of-input check: the plain, fastest path
-            return i + 1, done, body_fn(iterator.get_next(), carried)
         optional = iterator.get_next_as_optional()
         has_value = optional.has_value()
         carried = tf.cond(
@@ -35,6 +48,32 @@ def _loop(iterator, n, body_fn, initial, infinite):
         cond, body, (tf.constant(0, tf.int64), tf.constant(False), initial)
     )
     return steps, carried
+
+
+def _sync_reader(iterator):
+    """``iterator.get_next`` as one ``IteratorGetNextSync`` op, or None where it does not apply.
+
+    It applies to a tf.data iterator (one resource) of plain tensors, not to a
+    distributed iterator or to sparse or ragged components.
+    """
+    if not isinstance(iterator, tf.data.Iterator):
+        return None
+    specs = tf.nest.flatten(iterator.element_spec)
+    if not all(type(spec) is tf.TensorSpec for spec in specs):
+        return None
+    resources = tf.nest.flatten(iterator, expand_composites=True)
+    if len(resources) != 1 or resources[0].dtype != tf.resource:
+        return None
+
+    def read():
+        flat = tf.raw_ops.IteratorGetNextSync(
+            iterator=resources[0],
+            output_types=[spec.dtype for spec in specs],
+            output_shapes=[spec.shape for spec in specs],
+        )
+        return tf.nest.pack_sequence_as(iterator.element_spec, flat)
+
+    return read
 
 
 def make_train_loop(make_step, host_call):

@@ -165,9 +165,10 @@ class Programs:
                 yield
 
     def distribute(self, dataset):
-        """``dataset`` split among the replicas (as is, for one replica)."""
+        """``dataset`` split among the replicas; for one replica, as is with its own
+        tf.data threads (`_data.with_private_threads`: the loops may read it synchronously)."""
         if self.num_replicas == 1:
-            return dataset
+            return _data.with_private_threads(dataset)
         return self._strategy.experimental_distribute_dataset(dataset)
 
     def variables_for(self, mode):
