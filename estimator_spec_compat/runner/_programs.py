@@ -25,8 +25,6 @@ import contextlib
 
 from estimator_spec_compat._compat import ModeKeys, per_replica, tf
 from estimator_spec_compat._host_fn import call_host_fn
-from estimator_spec_compat.convert import serving as serving_lib
-from estimator_spec_compat.convert import signatures as signatures_lib
 from estimator_spec_compat.runner import _data, _loops, _v1_graph
 from estimator_spec_compat.runner._calls import call_model_fn
 from estimator_spec_compat.runner._keras_optimizer import KerasOptimizerSwap
@@ -85,9 +83,18 @@ class Programs:
         """The model_fn of ``mode`` traced into a pruned v1 graph (see `_v1_graph`)."""
         return self._trace(mode, spec, has_labels, fetches_of)
 
-    def scope(self):
-        """The store's scope (no creation) and Estimator loss scaling, for running steps."""
-        return self._scope()
+    def scope(self, *, build=False, record=None):
+        """The store's scope and Estimator loss scaling, for tracing and running steps.
+
+        Args:
+          build: whether variables not yet stored may be made (a build trace).
+          record: a set collecting the names of the variables served, or None.
+        """
+        return self._scope(build=build, record=record)
+
+    def call_model_fn(self, features, mode):
+        """The model_fn called on ``features`` alone (labels None), as a serving export calls it."""
+        return self._call(features, False, mode)
 
     def trace_train(self, spec, has_labels, extra_fetches=None):
         """TRAIN's model_fn traced into one pruned step (one replica or all of them).
@@ -352,70 +359,6 @@ class Programs:
             fn = self._trace(ModeKeys.PREDICT, spec, has_labels, fetches_of)
         return _loops.make_predict_step(self._strategy, fn.run)
 
-    def run_predict(self, dataset, predict_keys, single, batch_size=None, hooked=None):
-        """Yields predictions batch by batch.
-
-        A partial batch is padded (its last row repeated) to the full batch, and the
-        padding stripped from the predictions, where the model needs static shapes:
-        under several replicas, and where a ``predict_batch_size`` is given (TPU
-        style; TPUEstimator padded the same way). ``hooked``: a
-        `_hooks.HookedPrediction` whose callbacks see every batch.
-        """
-        step = self.predict_step() if hooked is None else hooked.step
-        full = batch_size
-        box = [iter(dataset)]  # the iterator's only owner once the loop ends
-        try:
-            for element in box[0]:
-                rows = int(tf.nest.flatten(element)[0].shape[0])
-                if self.num_replicas > 1 or batch_size:
-                    full = full or _round_up(rows, self.num_replicas)
-                    element, rows = _data.pad_batch(element, full)
-                with self._scope():
-                    out, logs = step(element)
-                yield from _emit(out, rows, predict_keys, single)
-                if hooked is not None and hooked.after_batch(logs):
-                    break
-            if hooked is not None:  # not after an error or close(), as under Estimator
-                hooked.end()
-        finally:
-            _data.release_in_background(box)
-
-
-def export(programs, export_dir_base, serving_input_receiver_fn, restore, *, assets_extra, as_text):
-    """Exports the model_fn's PREDICT graph as a serving SavedModel (Estimator's layout).
-
-    The model_fn is called on the receiver's features (labels None, PREDICT mode);
-    variables it has not made yet are made once by a first, discarded build, then
-    ``restore()`` loads the checkpoint; signatures come from ``export_outputs``
-    (`convert.signatures`), written atomically into a timestamped directory.
-    """
-
-    def model_call(features):
-        return programs._call(features, False, ModeKeys.PREDICT)
-
-    view = programs.store.plain_copies() if programs.num_replicas > 1 else contextlib.nullcontext()
-    names = set()
-
-    def build():  # a discarded v1 graph that only makes missing variables
-        with programs.store.creator_scope():
-            model_call(serving_lib.check_receiver(serving_input_receiver_fn()).features)
-
-    with view, programs._scope(build=True, record=names):
-        tf.compat.v1.wrap_function(build, [])
-    restore(names)
-    root = tf.Module()
-    with view, programs._scope():
-        signatures = signatures_lib.build_signatures(model_call, serving_input_receiver_fn)
-        root.variables_ = list(signatures.variables) + programs.store.handed_out(names)
-        return signatures_lib.export_serving_model(
-            export_dir_base,
-            model_call,
-            serving_input_receiver_fn,
-            root=root,
-            assets_extra=assets_extra,
-            as_text=as_text,
-        )
-
 
 def _predictions(spec):
     if spec.predictions is None:
@@ -427,30 +370,3 @@ def _estimator_loss_scaling(strategy):
     """v1 optimizers divide a MEAN loss by the replica count only with this on (Estimator did)."""
     enable = getattr(strategy, "_scale_loss_for_estimator_enabled", None)
     return enable() if enable is not None else contextlib.nullcontext()
-
-
-def _round_up(n, k):
-    return -(-n // k) * k
-
-
-def _emit(out, rows, predict_keys, single):
-    if isinstance(out, dict):
-        if predict_keys is not None:
-            missing = sorted(set(predict_keys) - set(out))
-            if missing:
-                raise ValueError(
-                    f"`predict_keys` {missing} are not among the predictions {sorted(out)}."
-                )
-            out = {k: out[k] for k in predict_keys}
-        batch = {k: v.numpy()[:rows] for k, v in out.items()}
-        if not single:
-            yield batch
-            return
-        for i in range(rows):
-            yield {k: v[i] for k, v in batch.items()}
-        return
-    values = out.numpy()[:rows]
-    if not single:
-        yield values
-        return
-    yield from values

@@ -13,7 +13,8 @@ from estimator_spec_compat._errors import short_repr
 from estimator_spec_compat.runner import (
     _checkpoint,
     _data,
-    _programs,
+    _export,
+    _predict,
     _training,
     _warm_start,
 )
@@ -335,7 +336,8 @@ class Runner:
         hooked = None
         if hooks or self._programs.spec_hooks(ModeKeys.PREDICT):
             hooked = HookedPrediction(self._programs, hooks)
-        yield from self._programs.run_predict(
+        yield from _predict.run_predict(
+            self._programs,
             dataset,
             predict_keys,
             yield_single_examples,
@@ -382,17 +384,11 @@ class Runner:
                 f"Couldn't find trained model at {self.model_dir}. Train first (the export "
                 "serves the latest checkpoint, as Estimator.export_saved_model)."
             )
-
-        def restore(names):
-            saved = self._programs.store.global_variables
-            _checkpoint.restore(prefix, {n: saved[n] for n in names if n in saved})
-            self._programs.store.sync_copies()
-
-        path = _programs.export(
+        path = _export.export(
             self._programs,
+            prefix,
             export_dir_base,
             serving_input_receiver_fn,
-            restore,
             assets_extra=assets_extra,
             as_text=as_text,
         )
