@@ -79,10 +79,6 @@ class Programs:
                 self.store.creator_scope,
             )
 
-    def trace(self, mode, spec, has_labels, fetches_of):
-        """The model_fn of ``mode`` traced into a pruned v1 graph (see `_v1_graph`)."""
-        return self._trace(mode, spec, has_labels, fetches_of)
-
     def scope(self, *, build=False, record=None):
         """The store's scope and Estimator loss scaling, for tracing and running steps.
 
@@ -218,13 +214,12 @@ class Programs:
     # --- train --------------------------------------------------------------------
 
     def _train_fetches(self, model_specs):
-        for spec in model_specs[:1]:
-            if spec.loss is None or spec.train_op is None:
-                raise ValueError(
-                    "In TRAIN mode the model_fn must return `loss` and `train_op` (as "
-                    f"EstimatorSpec requires); got loss={spec.loss!r}, "
-                    f"train_op={spec.train_op!r}."
-                )
+        first = model_specs[0]  # every replica's spec comes from the same model_fn
+        if first.loss is None or first.train_op is None:
+            raise ValueError(
+                "In TRAIN mode the model_fn must return `loss` and `train_op` (as "
+                f"EstimatorSpec requires); got loss={first.loss!r}, train_op={first.train_op!r}."
+            )
         losses, hosts = [], []
         for spec in model_specs:
             with tf.control_dependencies([spec.train_op]):

@@ -555,3 +555,13 @@ def test_a_scaffold_built_from_initializer_ops_trains_as_without_it(models, tmp_
         runner.train(models.input_fn(repeat=True), steps=4)
         results.append(runner.evaluate(models.input_fn()))
     assert results[1] == pytest.approx(results[0])
+
+
+def test_train_without_train_op_is_a_clear_error(models, tmp_path):
+    def model_fn(features, labels, mode, params):  # duck-typed: our spec classes refuse it earlier
+        return _duck_spec(models.mlp_model_fn(features, labels, mode, params))._replace(
+            train_op=None
+        )
+
+    with pytest.raises(ValueError, match=r"In TRAIN mode the model_fn must return `loss` and"):
+        _runner(models, tmp_path, model_fn).train(models.input_fn(repeat=True), steps=1)
