@@ -85,6 +85,7 @@ class VariableStore:
         self.warm_starts = {}
         self._copies = {}  # name -> _Entry of a plain copy (EVAL/PREDICT under replicas)
         self._seen = weakref.WeakKeyDictionary()  # graph -> {name: count}, for name_1 ...
+        self._model_graph = lambda: None  # weakref to the graph model_fn is called in
         with strategy.scope():
             self.global_step = tf.Variable(
                 tf.constant(0, tf.int64),
@@ -195,6 +196,7 @@ class VariableStore:
                 global_step = self._copy_of("global_step", self._entries["global_step"]).variable
         self.add_base_scope()
         graph = tf.compat.v1.get_default_graph()
+        self._model_graph = weakref.ref(graph)
         for key in SHARED_GRAPH_COLLECTIONS:
             graph.clear_collection(key)
         graph.clear_collection(_GRAPH_KEYS.GLOBAL_STEP)
@@ -272,14 +274,28 @@ class VariableStore:
             self._record.add(name)
         if self._use_copies and not entry.is_local:
             entry = self._copy_of(name, entry)
-        if not tf.executing_eagerly():
+        self._list_in_model_graph(entry, graph)
+        return entry.variable
+
+    def _list_in_model_graph(self, entry, graph):
+        """Adds a served variable to the collections of the graph model_fn is called in.
+
+        Keras layers (``tf.compat.v1.keras.layers``, feature columns' ``LinearModel``)
+        lift variable creation into ``tf.init_scope()``, where the creator runs
+        eagerly; the variable still belongs in the model_fn's graph, where a v1
+        optimizer's ``minimize`` looks for TRAINABLE_VARIABLES.
+        """
+        if tf.executing_eagerly():
+            graph = self._model_graph()
+            if graph is None:
+                return
+        with graph.as_default():
             # Local/metric variables stay out of the collections: upstream's EstimatorSpec
             # puts LOCAL_VARIABLES in a set(), and TF2 variables are unhashable.
             for key in set(entry.collections) - _LOCAL_COLLECTIONS:
                 if not any(v is entry.variable for v in graph.get_collection(key)):
                     graph.add_to_collection(key, entry.variable)
             self._give_initializer(entry.variable, graph)
-        return entry.variable
 
     def _give_initializer(self, variable, graph):
         """A no-op ``variable.initializer`` in ``graph``.
