@@ -22,6 +22,7 @@
 """
 
 import contextlib
+import random
 
 from estimator_spec_compat._compat import ModeKeys, per_replica, tf
 from estimator_spec_compat._host_fn import call_host_fn
@@ -192,10 +193,11 @@ class Programs:
         if self._specs.get(mode) == (spec, has_labels):
             return
         first = mode not in self._used
-        if first and self._config.tf_random_seed is not None:
-            tf.random.set_seed(self._config.tf_random_seed)
+        seed = self._config.tf_random_seed if first else None
+        if seed is not None:
+            tf.random.set_seed(seed)
         names = set()
-        with self._scope(build=first, record=names):
+        with self._scope(build=first, record=names), _python_random_seeded(seed):
             if mode == ModeKeys.TRAIN:
                 self._build_train(spec, has_labels)
             elif mode == ModeKeys.EVAL:
@@ -206,7 +208,8 @@ class Programs:
                 )
         self.store.collect_warm_starts()
         self._specs[mode] = (spec, has_labels)
-        self._loops.pop(mode, None)  # its programs call the functions just traced
+        for key in (mode, (mode, "summary")):  # its programs call the functions just traced
+            self._loops.pop(key, None)
         if first:
             names.add("global_step")
             self._used[mode] = names
@@ -274,6 +277,42 @@ class Programs:
         def run(n):
             with self._scope():
                 return loop(iterator, n, infinite)
+
+        return run
+
+    def summary_step(self, iterator):
+        """One train step that also computes the model_fn's own summaries, or None.
+
+        ``tf.compat.v1.summary.*`` ops made in the TRAIN model_fn are merged and
+        fetched as Estimator's SummarySaverHook fetched them, but only on a step
+        whose summaries are written (as Estimator did, every
+        ``save_summary_steps``); other steps do not compute them.
+
+        Returns:
+          None if the model_fn makes no summaries; else ``run() -> (mean loss,
+          serialized Summary)``, one step on ``iterator`` (raises
+          ``tf.errors.OutOfRangeError`` at the input's end).
+        """
+        traced = self._fns[ModeKeys.TRAIN]
+        if traced.summary is None:
+            return None
+        key = (ModeKeys.TRAIN, "summary")
+        if key not in self._loops:
+            with_summary = traced.also_fetching({"summary": traced.summary})
+
+            @tf.function(autograph=False)
+            def step(iterator):
+                out = self.train_step(with_summary)(iterator.get_next())
+                if out.get("host") is not None:
+                    self.host_call(out["host"])
+                return out["loss"], out["summary"]
+
+            self._loops[key] = step
+
+        def run():
+            with self._scope():
+                loss, summary = self._loops[key](iterator)
+            return float(loss), summary.numpy()
 
         return run
 
@@ -359,6 +398,28 @@ def _predictions(spec):
     if spec.predictions is None:
         raise ValueError("In PREDICT mode the model_fn must return `predictions`.")
     return spec.predictions
+
+
+@contextlib.contextmanager
+def _python_random_seeded(seed):
+    """Python's ``random`` seeded with ``seed`` while active (None: untouched), then restored.
+
+    Keras 2 layers (``tf.compat.v1.layers``, tf-keras) built outside TF1 graph mode
+    draw the seeds of their unseeded initializers and dropout from Python's
+    ``random``, which ``tf.random.set_seed`` does not seed: with
+    ``tf_random_seed`` set, every run started from other weights (Estimator's graph
+    seed made them repeatable). Seeding it during the build makes runs repeatable;
+    the user's own ``random`` state is given back afterwards.
+    """
+    if seed is None:
+        yield
+        return
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
 
 
 def _estimator_loss_scaling(strategy):

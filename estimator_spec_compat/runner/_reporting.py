@@ -49,8 +49,18 @@ class LoopReporter:
         self._last[what], self._clock[what] = step, now
         return rate
 
-    def after_loop(self, step, loss):
+    def summary_due(self, step):
+        """Whether `after_loop` at ``step`` will write summaries (the model_fn's among them)."""
+        return self._config.is_chief and self._due("summary", self._config.save_summary_steps, step)
+
+    def after_loop(self, step, loss, model_summary=None):
         """Logs, writes summaries and saves, each if due at ``step``.
+
+        Args:
+          step: the global step after the loop.
+          loss: the loop's last loss.
+          model_summary: the model_fn's merged summaries (a serialized ``Summary``)
+            computed on the loop's last step, or None; written with ``loss``.
 
         Returns:
           True if training should stop (a saving listener asked).
@@ -59,7 +69,7 @@ class LoopReporter:
         if self._due("log", config.log_step_count_steps, step):
             rate = self._rate("log", step)
             _LOG.info("loss = %g, step = %d (%.1f global_step/sec)", loss, step, rate)
-        if config.is_chief and self._due("summary", config.save_summary_steps, step):
+        if self.summary_due(step):
             rate = self._rate("summary", step)
             if self._writer is None:
                 self._writer = EventFileWriter(self._model_dir)
@@ -67,6 +77,8 @@ class LoopReporter:
                 tf.compat.v1.Summary.Value(tag="loss", simple_value=loss),
                 tf.compat.v1.Summary.Value(tag="global_step/sec", simple_value=rate),
             ]
+            if model_summary is not None:
+                values.extend(tf.compat.v1.Summary.FromString(model_summary).value)
             summary = tf.compat.v1.Summary(value=values)
             self._writer.add_event(
                 tf.compat.v1.Event(wall_time=time.time(), step=step, summary=summary)

@@ -35,7 +35,7 @@ def train(programs, config, dataset, has_labels, hooks, start, target, save):
         if hooks or programs.spec_hooks(ModeKeys.TRAIN):
             spec = _data.per_replica_spec(dataset.element_spec, programs.num_replicas)
             hooked = HookedTraining(programs, hooks, spec, has_labels)
-            return hooked.run(box[0], start, target, reporter.after_loop)
+            return hooked.run(box[0], start, target, reporter.after_loop, reporter.summary_due)
         infinite = bool(dataset.cardinality().numpy() == tf.data.INFINITE_CARDINALITY)
         return _run_loops(programs, config, box[0], start, target, infinite, reporter)
     finally:
@@ -45,15 +45,35 @@ def train(programs, config, dataset, has_labels, hooks, start, target, save):
 
 def _run_loops(programs, config, iterator, start, target, infinite, reporter):
     loop = programs.train_loop(iterator, infinite)
+    summary_step = programs.summary_step(iterator)  # None: the model_fn makes no summaries
     step, per_loop, last_loss = start, config.steps_per_loop, None
     while target is None or step < target:
         n = per_loop if target is None else min(per_loop, target - step)
-        ran, loss = loop(tf.constant(n, tf.int64))
+        summarize = summary_step is not None and reporter.summary_due(step + n)
+        ran, loss, summary = _one_loop(loop, summary_step if summarize else None, n)
         step = int(programs.store.global_step.numpy())
-        if int(ran):
-            last_loss = float(loss)
-            if reporter.after_loop(step, last_loss):
+        if ran:
+            last_loss = loss
+            if reporter.after_loop(step, last_loss, summary):
                 break
-        if int(ran) < n:
+        if ran < n:
             break
     return last_loss
+
+
+def _one_loop(loop, summary_step, n):
+    """Runs ``n`` steps, the last with the model_fn's summaries if ``summary_step`` is given.
+
+    Returns:
+      ``(steps run, last loss, serialized Summary or None)``.
+    """
+    plain = n - (summary_step is not None)
+    ran, loss = loop(tf.constant(plain, tf.int64)) if plain else (0, None)
+    ran, loss = int(ran), (float(loss) if int(ran) else None)
+    if summary_step is None or ran < plain:  # no summary wanted, or the input ended
+        return ran, loss, None
+    try:
+        loss, summary = summary_step()
+    except tf.errors.OutOfRangeError:
+        return ran, loss, None
+    return ran + 1, loss, summary
