@@ -44,14 +44,6 @@ class HookedTraining(_Hooked):
         self._programs = programs
         with programs.scope():
             traced = programs.trace_train(spec, has_labels, self._hook_fetches)
-        self._step = self._make_step(traced)
-        # The model_fn's own summaries, fetched only on steps whose summaries are written.
-        self._summary_step = None
-        if traced.summary is not None:
-            self._summary_step = self._make_step(traced.also_fetching({"summary": traced.summary}))
-
-    def _make_step(self, traced):
-        programs = self._programs
 
         @tf.function(autograph=False)
         def step(iterator):
@@ -60,13 +52,14 @@ class HookedTraining(_Hooked):
                 programs.host_call(out["host"])
             return out["loss"], out["extra"], out.get("summary")
 
-        return step
+        self._step = step
 
-    def run(self, iterator, start, target, after_step, summary_due=lambda step: False):
+    def run(self, iterator, start, target, after_step, summary_due):
         """Trains from ``start`` to ``target`` (None: the input's end) or a hook's stop.
 
-        ``after_step(step, loss, model_summary)`` is called after each step;
-        ``summary_due(step)`` says whether the model_fn's summaries are wanted then.
+        ``after_step(step, loss, model_summary)`` is called after each step, with
+        the model_fn's merged summaries (serialized) on the steps where
+        ``summary_due(step)``, else None.
 
         Returns:
           The last step's loss (None if no step ran).
@@ -75,17 +68,17 @@ class HookedTraining(_Hooked):
         self.callbacks.on_train_begin(TrainingContext(step=start))
         step, logs, loss = start, {}, None
         while target is None or step < target:
-            fn = self._step
-            if self._summary_step is not None and summary_due(step + 1):
-                fn = self._summary_step
+            summarize = summary_due(step + 1)
+            self._programs.summarize.assign(summarize)
             try:
                 with self._programs.scope():
-                    loss, logs, summary = fn(iterator)
+                    loss, logs, summary = self._step(iterator)
             except tf.errors.OutOfRangeError:
                 break
             step, loss = int(store.global_step.numpy()), float(loss)
             logs = tf.nest.map_structure(lambda t: t.numpy(), logs)
-            stop = after_step(step, loss, None if summary is None else summary.numpy())
+            summary = summary.numpy() if summarize and summary is not None else None
+            stop = after_step(step, loss, summary)
             if self.callbacks.on_step_end(step, logs) or stop:
                 break
         self.callbacks.on_train_end(step, logs)

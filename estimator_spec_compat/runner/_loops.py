@@ -76,31 +76,42 @@ def _sync_reader(iterator):
     return read
 
 
-def make_train_loop(make_step, host_call):
-    """A ``tf.function(iterator, n, infinite)`` running ``n`` train steps.
+def make_train_loop(make_step, host_call, summarize_flag=None):
+    """A ``tf.function(iterator, n, infinite, summarize)`` running ``n`` train steps.
 
     Args:
       make_step: called once per trace at the function's top level; returns
         ``step(element) -> fetches`` (``loss``: the replicas' mean, ``host``: TPU
-        host_call tensors or absent), called in cross-replica context.
+        host_call tensors or absent, ``summary``: the model_fn's summaries, where
+        ``summarize_flag`` is set), called in cross-replica context.
       host_call: ``host_call_tensors -> None``, run after each step.
+      summarize_flag: the boolean variable the step's ``summary`` depends on
+        (`_summaries.on_demand`), or None if the model_fn makes no summaries. It is
+        set for the loop's last step when the ``summarize`` argument is True.
 
     Returns:
-      The tf.function; it returns ``(steps_run, last_mean_loss)``.
+      The tf.function; it returns ``(steps_run, last_mean_loss, last_summary)``.
     """
 
     @tf.function(autograph=False)
-    def train_loop(iterator, n, infinite):
+    def train_loop(iterator, n, infinite, summarize):
         step = make_step()
 
-        def body(element, loss):
-            del loss
-            fetches = step(element)
+        def body(element, carried):
+            k = carried[2]
+            wanted = []
+            if summarize_flag is not None:
+                wanted = [summarize_flag.assign(tf.logical_and(summarize, k + 1 == n))]
+            with tf.control_dependencies(wanted):
+                fetches = step(element)
             if fetches.get("host") is not None:
                 host_call(fetches["host"])
-            return tf.cast(fetches["loss"], tf.float32)
+            loss = tf.cast(fetches["loss"], tf.float32)
+            return loss, fetches.get("summary", carried[1]), k + 1
 
-        return _loop(iterator, n, body, tf.constant(float("nan")), infinite)
+        initial = (tf.constant(float("nan")), tf.constant(b""), tf.constant(0, tf.int64))
+        steps, (loss, summary, _) = _loop(iterator, n, body, initial, infinite)
+        return steps, loss, summary
 
     return train_loop
 

@@ -26,7 +26,7 @@ import random
 
 from estimator_spec_compat._compat import ModeKeys, per_replica, tf
 from estimator_spec_compat._host_fn import call_host_fn
-from estimator_spec_compat.runner import _data, _loops, _v1_graph
+from estimator_spec_compat.runner import _data, _loops, _summaries, _v1_graph
 from estimator_spec_compat.runner._calls import call_model_fn
 from estimator_spec_compat.runner._keras_optimizer import KerasOptimizerSwap
 from estimator_spec_compat.runner._metrics import EvalFunctions
@@ -53,6 +53,8 @@ class Programs:
         self._host_call_fn = None
         # Made here, outside the store's creator: the build trace's global step under replicas.
         self._stand_in = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="global_step")
+        #: Whether a train step computes the model_fn's summaries (`_summaries`).
+        self.summarize = tf.Variable(False, trainable=False, name="summarize")
 
     @property
     def num_replicas(self):
@@ -104,13 +106,18 @@ class Programs:
         Returns:
           A `_v1_graph.V1Function` fetching ``loss`` (the replicas' mean, after
           every train_op), ``train_op``, ``host`` (TPU host_call tensors, gathered
-          across replicas) and ``extra``; bind it with `train_step`.
+          across replicas), ``extra`` and ``summary`` (the model_fn's merged
+          ``tf.compat.v1.summary`` ops if it makes any, computed where `summarize`
+          is set, else ``b""``); bind it with `train_step`.
         """
 
         def fetches_of(model_specs):
             fetches = self._train_fetches(model_specs)
             if extra_fetches is not None:
                 fetches["extra"] = extra_fetches(model_specs[0])
+            summary = _summaries.on_demand(self.summarize)
+            if summary is not None:
+                fetches["summary"] = summary
             return fetches
 
         def model_call(element):
@@ -208,8 +215,7 @@ class Programs:
                 )
         self.store.collect_warm_starts()
         self._specs[mode] = (spec, has_labels)
-        for key in (mode, (mode, "summary")):  # its programs call the functions just traced
-            self._loops.pop(key, None)
+        self._loops.pop(mode, None)  # its programs call the functions just traced
         if first:
             names.add("global_step")
             self._used[mode] = names
@@ -261,58 +267,36 @@ class Programs:
         call_host_fn("host_call", (self._host_call_fn, host_tensors))
 
     def train_loop(self, iterator, infinite):
-        """The train program on ``iterator``: ``run(n) -> (steps_run, mean loss)``.
+        """The train program on ``iterator``: ``run(n, summarize) -> (steps, loss, summary)``.
 
-        It calls the loop's concrete function directly: no signature matching per call.
-        """
-        if ModeKeys.TRAIN not in self._loops:
-            traced = self._fns[ModeKeys.TRAIN]
-            self._loops[ModeKeys.TRAIN] = _loops.make_train_loop(
-                lambda: self.train_step(traced), self.host_call
-            )
-        count = tf.TensorSpec([], tf.int64)
-        with self._scope():
-            loop = self._loops[ModeKeys.TRAIN].get_concrete_function(iterator, count, infinite)
-
-        def run(n):
-            with self._scope():
-                return loop(iterator, n, infinite)
-
-        return run
-
-    def summary_step(self, iterator):
-        """One train step that also computes the model_fn's own summaries, or None.
-
-        ``tf.compat.v1.summary.*`` ops made in the TRAIN model_fn are merged and
-        fetched as Estimator's SummarySaverHook fetched them, but only on a step
-        whose summaries are written (as Estimator did, every
-        ``save_summary_steps``); other steps do not compute them.
-
-        Returns:
-          None if the model_fn makes no summaries; else ``run() -> (mean loss,
-          serialized Summary)``, one step on ``iterator`` (raises
-          ``tf.errors.OutOfRangeError`` at the input's end).
+        ``summary``: with ``summarize``, the model_fn's merged summaries of the
+        loop's last step (a serialized ``Summary``); else, or if it makes none,
+        None. It calls the loop's concrete function directly: no signature
+        matching per call.
         """
         traced = self._fns[ModeKeys.TRAIN]
-        if traced.summary is None:
-            return None
-        key = (ModeKeys.TRAIN, "summary")
-        if key not in self._loops:
-            with_summary = traced.also_fetching({"summary": traced.summary})
+        with_summary = "summary" in traced.run.structured_outputs
+        if ModeKeys.TRAIN not in self._loops:
+            self._loops[ModeKeys.TRAIN] = _loops.make_train_loop(
+                lambda: self.train_step(traced),
+                self.host_call,
+                self.summarize if with_summary else None,
+            )
+        args = (tf.TensorSpec([], tf.int64), infinite, tf.TensorSpec([], tf.bool))
+        with self._scope():
+            loop = self._loops[ModeKeys.TRAIN].get_concrete_function(iterator, *args)
 
-            @tf.function(autograph=False)
-            def step(iterator):
-                out = self.train_step(with_summary)(iterator.get_next())
-                if out.get("host") is not None:
-                    self.host_call(out["host"])
-                return out["loss"], out["summary"]
-
-            self._loops[key] = step
-
-        def run():
+        def run(n, summarize=False):
+            summarize = bool(summarize and with_summary)
             with self._scope():
-                loss, summary = self._loops[key](iterator)
-            return float(loss), summary.numpy()
+                ran, loss, summary = loop(
+                    iterator, tf.constant(n, tf.int64), infinite, tf.constant(summarize)
+                )
+            ran = int(ran)
+            if not ran:
+                return 0, None, None
+            summary = summary.numpy() if summarize and ran == n else None
+            return ran, float(loss), summary
 
         return run
 

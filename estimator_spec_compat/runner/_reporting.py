@@ -60,7 +60,7 @@ class LoopReporter:
           step: the global step after the loop.
           loss: the loop's last loss.
           model_summary: the model_fn's merged summaries (a serialized ``Summary``)
-            computed on the loop's last step, or None; written with ``loss``.
+            of the loop's last step, or None; written with ``loss`` when due.
 
         Returns:
           True if training should stop (a saving listener asked).

@@ -45,12 +45,10 @@ def train(programs, config, dataset, has_labels, hooks, start, target, save):
 
 def _run_loops(programs, config, iterator, start, target, infinite, reporter):
     loop = programs.train_loop(iterator, infinite)
-    summary_step = programs.summary_step(iterator)  # None: the model_fn makes no summaries
     step, per_loop, last_loss = start, config.steps_per_loop, None
     while target is None or step < target:
         n = per_loop if target is None else min(per_loop, target - step)
-        summarize = summary_step is not None and reporter.summary_due(step + n)
-        ran, loss, summary = _one_loop(loop, summary_step if summarize else None, n)
+        ran, loss, summary = loop(n, summarize=reporter.summary_due(step + n))
         step = int(programs.store.global_step.numpy())
         if ran:
             last_loss = loss
@@ -59,21 +57,3 @@ def _run_loops(programs, config, iterator, start, target, infinite, reporter):
         if ran < n:
             break
     return last_loss
-
-
-def _one_loop(loop, summary_step, n):
-    """Runs ``n`` steps, the last with the model_fn's summaries if ``summary_step`` is given.
-
-    Returns:
-      ``(steps run, last loss, serialized Summary or None)``.
-    """
-    plain = n - (summary_step is not None)
-    ran, loss = loop(tf.constant(plain, tf.int64)) if plain else (0, None)
-    ran, loss = int(ran), (float(loss) if int(ran) else None)
-    if summary_step is None or ran < plain:  # no summary wanted, or the input ended
-        return ran, loss, None
-    try:
-        loss, summary = summary_step()
-    except tf.errors.OutOfRangeError:
-        return ran, loss, None
-    return ran + 1, loss, summary

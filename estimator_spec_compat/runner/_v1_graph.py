@@ -29,25 +29,12 @@ class V1Function:
       wrapped: the ``WrappedFunction``; prune it again for other fetches.
       closures: what computes the graph's call-time values (collective instance
         keys under MirroredStrategy); empty for most graphs.
-      feeds: the placeholders `run` takes (inputs, then call-time values).
-      fetches: what `run` computes.
-      summary: the merged ``tf.compat.v1.summary`` ops the traced callable made
-        (``merge_all()`` of the graph, as Estimator's SummarySaverHook fetched
-        them), or None; `run` does not compute it (see `also_fetching`).
     """
 
     run: object
     result: object
     wrapped: object
     closures: tuple = ()
-    feeds: tuple = ()
-    fetches: object = None
-    summary: object = None
-
-    def also_fetching(self, extra):
-        """This function pruned again to compute ``extra`` (a dict) besides its fetches."""
-        run = self.wrapped.prune(list(self.feeds), {**self.fetches, **extra})
-        return dataclasses.replace(self, run=run, fetches={**self.fetches, **extra})
 
     def call_time_args(self):
         """The values `run` takes after its inputs.
@@ -85,7 +72,6 @@ def trace(fn, input_spec, fetches_of, creator_scope):
             holder["result"] = result = fn(inputs)
         holder["feeds"] = list(placeholders)
         holder["fetches"] = fetches_of(result)
-        holder["summary"] = tf.compat.v1.summary.merge_all()
 
     wrapped = tf.compat.v1.wrap_function(v1_graph, flat_spec)
     return _pruned(wrapped, holder)
@@ -132,7 +118,6 @@ def trace_replicated(strategy, fn, input_spec, fetches_of, creator_scope):
         holder["result"] = ordered[0]
         holder["feeds"] = list(placeholders)
         holder["fetches"] = fetches_of(ordered)
-        holder["summary"] = tf.compat.v1.summary.merge_all()  # replica 0's (TF1 skips others')
 
     wrapped = tf.compat.v1.wrap_function(v1_graph, flat_spec * replicas)
     return _pruned(wrapped, holder)
@@ -146,13 +131,7 @@ def flat_local_inputs(strategy, element):
 
 def _pruned(wrapped, holder):
     placeholders, closures = call_time_captures(wrapped.graph)
-    feeds = holder["feeds"] + placeholders
+    pruned = wrapped.prune(holder["feeds"] + placeholders, holder["fetches"])
     return V1Function(
-        run=wrapped.prune(feeds, holder["fetches"]),
-        result=holder["result"],
-        wrapped=wrapped,
-        closures=tuple(closures),
-        feeds=tuple(feeds),
-        fetches=holder["fetches"],
-        summary=holder["summary"],
+        run=pruned, result=holder["result"], wrapped=wrapped, closures=tuple(closures)
     )

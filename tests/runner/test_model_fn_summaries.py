@@ -104,3 +104,26 @@ def test_the_same_tags_as_estimator(tmp_path):
     # Estimator wrote on the first step and 6 steps later: batches 0 and 6 (the step
     # numbers it logged them under come from a racy read of the global step).
     assert sorted(expected_scalars["batch_value"].values()) == [0.0, 6.0]
+
+
+def test_image_audio_and_text_summaries(tmp_path):
+    def model_fn(features, labels, mode):
+        spec = _model_fn(features, labels, mode)
+        x = features["x"]
+        tf.compat.v1.summary.image("picture", tf.reshape(tf.tile(x, [1, 4]), [-1, 2, 2, 1]))
+        tf.compat.v1.summary.audio("sound", tf.tile(x, [1, 8]) / STEPS, sample_rate=8000)
+        tf.compat.v1.summary.text("note", tf.strings.as_string(tf.reduce_sum(x)))
+        return spec
+
+    runner = Runner(
+        model_fn=model_fn,
+        model_dir=str(tmp_path),
+        config=RunnerConfig(steps_per_loop=4, save_summary_steps=4),
+    )
+    runner.train(_input_fn)
+    found = {}
+    for path in tf.io.gfile.glob(f"{tmp_path}/events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                found.setdefault(value.tag.split("/")[0], set()).add(event.step)
+    assert found["picture"] == found["sound"] == found["note"] == {4, 8, 12}
