@@ -124,3 +124,23 @@ def test_missing_tensorflow_names_the_pip_command(python_subprocess):
     )
     assert "pip install tensorflow-cpu==2.21.0" in out
     assert "estimator_spec_compat[estimator]" in out
+
+
+@pytest.mark.skipif(
+    os.environ.get("ESTIMATOR_SPEC_COMPAT_EXPECT_INSTALLED") != "1",
+    reason="only meaningful under tox, which installs the wheel",
+)
+def test_one_version_and_typed_package_metadata():
+    """The installed distribution's version is the package's one ``__version__``; it
+    ships ``py.typed``; ``Requires-Python`` admits the interpreter tox tests with."""
+    import importlib.metadata
+    import pathlib
+    import sys
+
+    import estimator_spec_compat
+
+    meta = importlib.metadata.metadata("estimator_spec_compat")
+    assert meta["Version"] == estimator_spec_compat.__version__
+    assert meta["Requires-Python"] == ">=3.11"
+    assert sys.version_info >= (3, 11)
+    assert (pathlib.Path(estimator_spec_compat.__file__).parent / "py.typed").is_file()
