@@ -17,7 +17,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from estimator_spec_compat import ModeKeys, _compat
+from estimator_spec_compat import EstimatorSpec, ModeKeys, _compat
 from estimator_spec_compat._compat import tf
 from estimator_spec_compat.runner import Runner, RunnerConfig
 
@@ -315,3 +315,48 @@ def test_adagrad_and_ftrl_under_two_replicas_equal_one_device(python_subprocess)
     out = python_subprocess(MIRRORED_CODE.format(path=str(MODELS_PATH)))
     for slot in ("adagrad/emb/Adagrad", "adagrad/w/Adagrad", "ftrl/emb/Ftrl_1", "ftrl/b/Ftrl"):
         assert f"'{slot}'" in out
+
+
+def _partitioned_slots_model_fn(seen):
+    """Records each slot's name and TF1 save-slice info for a partitioned embedding."""
+
+    def model_fn(features, labels, mode, params):
+        emb = v1.get_variable(
+            "emb",
+            [MODELS.VOCAB, MODELS.DIM],
+            initializer=v1.constant_initializer(0.1),
+            partitioner=v1.fixed_size_partitioner(2),
+        )
+        pooled = tf.reduce_mean(tf.nn.embedding_lookup(emb, features["ids"]), axis=1)
+        loss = tf.reduce_mean(tf.square(tf.reduce_sum(pooled, 1) - labels))
+        step = v1.train.get_global_step()
+        optimizer = MODELS.OPTIMIZERS[params["optimizer"]](step)
+        train_op = optimizer.minimize(loss, global_step=step)
+        for part in emb:
+            for slot_name in optimizer.get_slot_names():
+                slot = optimizer.get_slot(part, slot_name)
+                info = slot._save_slice_info  # what TF1's Saver writes the slot under
+                seen[slot.name] = (info.full_name, info.var_offset, info.var_shape)
+        return EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+    return model_fn
+
+
+@pytest.mark.parametrize("name", ["adagrad", "ftrl_named", "adam", "user_slots"])
+def test_slots_of_partitioned_primaries_are_made_as_in_tf1(tmp_path, name):
+    """``slot_creator`` names a partitioned primary's slot from ``primary.op.name`` and
+    gives it the primary's slice: the failure the runner had ("Tensor.op is undefined")."""
+    expected, got = {}, {}
+    with tf.Graph().as_default():  # TF1 graph: the reference
+        v1.train.get_or_create_global_step()
+        features, labels = MODELS.data(8)
+        model_fn = _partitioned_slots_model_fn(expected)
+        ids, y = tf.constant(features["ids"]), tf.constant(labels)
+        model_fn({"ids": ids}, y, ModeKeys.TRAIN, {"optimizer": name})
+    runner = Runner(
+        model_fn=_partitioned_slots_model_fn(got),
+        model_dir=str(tmp_path),
+        params={"optimizer": name},
+    )
+    runner.train(MODELS.train_input_fn, max_steps=1)
+    assert expected and got == expected
