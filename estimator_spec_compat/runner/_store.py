@@ -358,7 +358,7 @@ class VariableStore:
 
 
 def _later_replica():
-    """Whether model_fn is called for a replica after the first, inside ``strategy.run``.
+    """Whether model_fn is called for a local replica after the first, in ``strategy.run``.
 
     MirroredStrategy calls it on one thread per replica, in one graph, the first
     replica first until each ``merge_call``; replicas after the first run in the first's
@@ -370,7 +370,11 @@ def _later_replica():
     context = tf.distribute.get_replica_context()
     if context is None:
         return False
-    return bool(tf.get_static_value(context.replica_id_in_sync_group))
+    replica = tf.get_static_value(context.replica_id_in_sync_group)
+    if not replica:  # the first, outside strategy.run, or not static (TPU)
+        return False
+    # Across workers the id counts every worker's replicas; each worker has its own graph.
+    return replica % len(context.strategy.extended.worker_devices) != 0
 
 
 def _is_metric_accumulator(kwargs):

@@ -163,7 +163,12 @@ def model_fn(features, labels, mode, params):
         losses.append(loss)
         metrics[f"mse/{name}"] = v1.metrics.mean_squared_error(labels, pred)
         # Built in every mode, as legacy model_fns did (Estimator ran it in TRAIN only).
-        updates.append(OPTIMIZERS[name](step).minimize(loss, var_list=variables))
+        optimizer = OPTIMIZERS[name](step)
+        updates.append(optimizer.minimize(loss, var_list=variables))
+        for var in variables:  # slots are found again from the primary (in each replica)
+            for slot in optimizer.get_slot_names():
+                if optimizer.get_slot(var, slot) is None:
+                    raise AssertionError(f"no slot {slot!r} for {var.name}")
     loss = tf.add_n(losses)
     if mode != ModeKeys.TRAIN:
         return EstimatorSpec(mode, loss=loss, eval_metric_ops=metrics)
