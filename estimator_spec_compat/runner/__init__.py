@@ -13,12 +13,16 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    ``replica_1/`` scopes stripped). A name is created once, lifted out of the
    graph with ``tf.init_scope()`` under ``strategy.scope()``, and only during a
    build; later traces get the stored variable back. Estimator checkpoints map
-   onto these names one to one, in both directions (`_checkpoint`).
+   onto these names one to one, in both directions (`_checkpoint`). While a
+   model_fn is traced, the stored (eager) variables answer TF1's ``op`` (named
+   as the variable) and ``initial_value`` (`_tf1_variables`): v1 optimizers'
+   slot creation and user optimizers read them, as TF1 named slots.
 2. **Fresh TF1 graph state per call**: the store clears the collections a
    tf.function graph shares with its outer graph (variable lists, v1 variable
-   store), puts the global step in GLOBAL_STEP, and adds each variable it hands
-   out to the collections TF1 would; UPDATE_OPS and REGULARIZATION_LOSSES are
-   the call's own, as in an Estimator graph.
+   store; not again for later local replicas, which reuse the first's, as in
+   Estimator's distributed graph), puts the global step in GLOBAL_STEP, and
+   adds each variable it hands out to the collections TF1 would; UPDATE_OPS
+   and REGULARIZATION_LOSSES are the call's own, as in an Estimator graph.
 3. **Session semantics by pruning** (`_v1_graph`): in every mode the model_fn is
    traced once into a v1 graph with ``tf.compat.v1.wrap_function`` and pruned
    to the fetches Estimator fetched (loss + train_op; metric updates;

@@ -35,6 +35,7 @@ from estimator_spec_compat._compat import (
     first_variable_creator_scope,
     tf,
 )
+from estimator_spec_compat.runner._tf1_variables import give_tf1_attributes, serving
 
 _GRAPH_KEYS = tf.compat.v1.GraphKeys
 _V1_KWARGS = (
@@ -93,8 +94,10 @@ class VariableStore:
                 trainable=False,
                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
             )
+        zero = tf.constant(0, tf.int64)
+        give_tf1_attributes(self.global_step, strategy, zero)
         self._entries["global_step"] = _Entry(
-            self.global_step, [_GRAPH_KEYS.GLOBAL_VARIABLES, _GRAPH_KEYS.GLOBAL_STEP], None
+            self.global_step, [_GRAPH_KEYS.GLOBAL_VARIABLES, _GRAPH_KEYS.GLOBAL_STEP], zero
         )
 
     @contextlib.contextmanager
@@ -112,7 +115,7 @@ class VariableStore:
         self._open, self._record = allow_creation, record
         self._bases = set()
         try:
-            with first_variable_creator_scope(self._creator):
+            with first_variable_creator_scope(self._creator), serving():
                 yield
         finally:
             self._open, self._record = previous
@@ -170,6 +173,7 @@ class VariableStore:
                 variable = UncreatedResourceVariable(
                     value.read_value(), name=name, trainable=entry.variable.trainable
                 )
+            give_tf1_attributes(variable, self._strategy, entry.initial_value)
             copy = self._copies[name] = _Entry(variable, entry.collections, None)
         return copy
 
@@ -197,11 +201,12 @@ class VariableStore:
         self.add_base_scope()
         graph = tf.compat.v1.get_default_graph()
         self._model_graph = weakref.ref(graph)
-        for key in SHARED_GRAPH_COLLECTIONS:
-            graph.clear_collection(key)
-        graph.clear_collection(_GRAPH_KEYS.GLOBAL_STEP)
-        graph.add_to_collection(_GRAPH_KEYS.GLOBAL_STEP, global_step)
-        graph.add_to_collection(_GRAPH_KEYS.GLOBAL_VARIABLES, global_step)
+        if not _later_replica():
+            for key in SHARED_GRAPH_COLLECTIONS:
+                graph.clear_collection(key)
+            graph.clear_collection(_GRAPH_KEYS.GLOBAL_STEP)
+            graph.add_to_collection(_GRAPH_KEYS.GLOBAL_STEP, global_step)
+            graph.add_to_collection(_GRAPH_KEYS.GLOBAL_VARIABLES, global_step)
         self._give_initializer(global_step, graph)
 
     def add_base_scope(self):
@@ -360,11 +365,32 @@ class VariableStore:
                 strategy_scope = contextlib.nullcontext() if local else self._strategy.scope()
                 with strategy_scope, _root_name_scope():
                     variable = tf.Variable(initial, name=name, **args)
+                give_tf1_attributes(variable, self._strategy, initial)
             finally:
                 self._creating = False
         entry = _Entry(variable, collections, initial)
         self._entries[name] = entry
         return entry
+
+
+def _later_replica():
+    """Whether model_fn is called for a local replica after the first, in ``strategy.run``.
+
+    MirroredStrategy calls it on one thread per replica, in one graph, the first
+    replica first until each ``merge_call``; replicas after the first run in the first's
+    variable scope with ``reuse=True`` and get its variables from the graph's v1
+    variable store, as in Estimator's distributed graph. Clearing that graph state
+    again for them would take the reuse away and let the first replica's variables made
+    after a ``merge_call`` (a second optimizer's, an EMA's) collide with theirs.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None:
+        return False
+    replica = tf.get_static_value(context.replica_id_in_sync_group)
+    if not replica:  # the first, outside strategy.run, or not static (TPU)
+        return False
+    # Across workers the id counts every worker's replicas; each worker has its own graph.
+    return replica % len(context.strategy.extended.worker_devices) != 0
 
 
 def _is_metric_accumulator(kwargs):
