@@ -69,6 +69,13 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
 9. **Several workers** (`_cluster`): under MultiWorkerMirroredStrategy only the
    chief writes checkpoints and summaries into the shared ``model_dir``; every
    worker waits at the end of ``train`` until the chief's checkpoint is written.
+10. **TF1 input_fns** (`_data`, `_tensor_input`): ``input_fn`` is called eagerly;
+   if it returns tensors instead of a dataset (or raises a RuntimeError, as
+   graph-only APIs do), it is traced once more in a v1 graph, as Estimator
+   called it. The dataset behind each iterator it read is recovered from that
+   graph and what it computed from ``get_next()`` becomes a ``map``; tensors of
+   no iterator are computed anew each step (a constant batch once, repeated).
+   The loops then see an ordinary dataset: same semantics, same speed.
 
 Known differences from Estimator: hooks need a Session (they are converted,
 see 6); an init_fn gets a Session stand-in (``run`` and ``graph`` only);

@@ -217,7 +217,8 @@ class Runner:
         """Trains until ``steps`` more steps, ``max_steps`` in all, or the input ends.
 
         Args:
-          input_fn: returns a Dataset of (features, labels) or features.
+          input_fn: returns a Dataset of (features, labels) or features, or TF1
+            tensors (an iterator's ``get_next()``, constants) as Estimator took them.
           steps: how many more steps to run (None: no limit).
           max_steps: the global step to stop at (None: no limit).
           hooks: SessionRunHooks (the standard ones, see `convert.hooks`); with hooks,
