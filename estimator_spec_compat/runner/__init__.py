@@ -34,6 +34,19 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    the weights; TPU ``eval_metrics`` and ``host_call`` tensors are gathered across
    replicas first (TPU semantics); metric variables are plain, updated by every
    replica, so results equal one device's.
+   Custom optimizers (`_replica_updates`): a v1 Optimizer subclass that overrides
+   ``apply_gradients`` without ``merge_call`` and is fed ``tf.gradients`` (BERT's
+   ``AdamWeightDecayOptimizer``) writes each replica's copy from that replica's
+   batch alone. Measured: ``Estimator(train_distribute=MirroredStrategy)`` ran it
+   silently, its checkpoint equal to one device trained on one batch in two. The
+   runner refuses it before the first step instead: in the traced step, a write to
+   a trainable variable whose value reads some replicas' inputs but not all
+   (collectives count as all) names the variables, the optimizer class (found
+   from the op's traceback) and the fix: one replica, or
+   ``replica_context.all_reduce('mean', grads)`` first, which then trains exactly
+   as one device on the same global batch. Every replica after a worker's first
+   keeps the first one's TF1 state (variable store, collections), as Estimator's
+   ``reuse=True`` replicas did, so ``get_variable`` after a ``merge_call`` works.
 5. **Many steps per call** (`_loops`): ``steps_per_loop`` steps in one
    ``tf.function`` (``autograph=False``: the model_fn is not converted) with a
    ``tf.while_loop``; the step count is a tensor, so nothing retraces, and each
