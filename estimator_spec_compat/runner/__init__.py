@@ -89,6 +89,11 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    graph and what it computed from ``get_next()`` becomes a ``map``; tensors of
    no iterator are computed anew each step (a constant batch once, repeated).
    The loops then see an ordinary dataset: same semantics, same speed.
+11. **TF1 mode switches** (`_tf1_mode`): under ``tf.compat.v1.disable_v2_behavior()``
+   (or ``disable_eager_execution()``) each public `Runner` method switches its
+   thread back to eager execution while it runs; the model_fn is traced into v1
+   graphs as before, so v1 shapes, control flow and reference variables are what
+   it sees. Tested: the same numbers as without each switch.
 
 Known differences from Estimator: hooks need a Session (they are converted,
 see 6); an init_fn gets a Session stand-in (``run`` and ``graph`` only);
