@@ -249,3 +249,43 @@ def test_parity_with_estimator(models, tmp_path, kind):
     assert len(got[2]) == len(expected[2]) == 40
     for row, expected_row in zip(got[2], expected[2]):
         np.testing.assert_allclose(row["probs"], expected_row["probs"], rtol=1e-4, atol=1e-6)
+
+
+MIRRORED = """
+import tempfile
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+{load_models}
+from estimator_spec_compat.runner import Runner, RunnerConfig
+
+
+def one_shot(params):
+    ds = models.input_fn(repeat=True, drop_remainder=True)(params)
+    return tf.compat.v1.data.make_one_shot_iterator(ds).get_next()
+
+
+def run(input_fn):
+    runner = Runner(
+        model_fn=models.mlp_model_fn,
+        model_dir=tempfile.mkdtemp(),
+        config=RunnerConfig(tf_random_seed=2, steps_per_loop=4),
+        strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+        train_batch_size=16,
+    )
+    runner.train(input_fn, steps=8)
+    return {{n: runner.get_variable_value(n) for n in runner.get_variable_names()}}
+
+
+expected = run(models.input_fn(repeat=True, drop_remainder=True))
+got = run(one_shot)
+for name, value in expected.items():
+    np.testing.assert_array_equal(got[name], value, err_msg=name)
+print("ok", int(got["global_step"]))
+"""
+
+
+def test_iterator_input_under_two_replicas_equals_its_dataset(python_subprocess, load_models_code):
+    out = python_subprocess(MIRRORED.format(load_models=load_models_code))
+    assert out.strip().endswith("ok 8")
