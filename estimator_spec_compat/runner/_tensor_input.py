@@ -84,7 +84,7 @@ def dataset_from_graph(call):
     graph = wrapped.graph
     _check_no_queues(graph)
     if isinstance(result, tf.data.Dataset):  # graph-only code that built a dataset
-        variant = wrapped.prune([], result._variant_tensor)()  # pylint: disable=protected-access
+        variant = wrapped.prune([], tf.data.experimental.to_variant(result))()
         dataset = tf.data.experimental.from_variant(variant, result.element_spec)
         return dataset, result
     result = tuple(result) if isinstance(result, list) else result

@@ -167,6 +167,18 @@ def test_get_next_twice_on_one_iterator_is_refused(tmp_path):
         _runner(tmp_path).train(twice, steps=1)
 
 
+def test_graph_only_input_fn_returning_a_dataset(tmp_path):
+    def graph_only():
+        if tf.executing_eagerly():  # as graph-only TF1 APIs do
+            raise RuntimeError("not supported when eager execution is enabled")
+        return _dataset()
+
+    runner = _runner(tmp_path)
+    runner.train(graph_only, steps=100)
+    assert runner.get_variable_value("global_step") == 4
+    assert runner.get_variable_value("total") == pytest.approx(X.sum())
+
+
 def test_input_fn_arguments_as_estimator_passed_them(tmp_path):
     seen = {}
 
