@@ -8,9 +8,9 @@ control flow, v1 tensor shapes and reference variables are what TF1 had. So
 every public `Runner` method runs with eager execution switched back on for
 its thread (`eager_methods`), and the process-wide setting is left as the user
 set it. Measured (tests/runner/test_tf1_mode_switches.py): the same numbers as
-without the switch under ``disable_v2_behavior``, ``disable_eager_execution``,
-``disable_v2_tensorshape``, ``disable_resource_variables``,
-``disable_control_flow_v2`` and ``disable_tensor_equality``.
+without the switch under ``disable_v2_behavior`` (which also switches off
+control flow v2 and tensor equality), ``disable_eager_execution``,
+``disable_v2_tensorshape`` and ``disable_resource_variables``.
 """
 
 import contextlib

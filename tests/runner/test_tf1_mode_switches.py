@@ -16,9 +16,7 @@ SWITCHES = [
     "disable_v2_behavior",
     "disable_eager_execution",
     "disable_v2_tensorshape",
-    "disable_resource_variables",
-    "disable_control_flow_v2",
-    "disable_tensor_equality",
+    "disable_resource_variables",  # disable_v2_behavior covers control flow v2 and equality too
 ]
 
 CODE = """
