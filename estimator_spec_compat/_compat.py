@@ -269,3 +269,15 @@ from tensorflow.core.protobuf import saved_model_pb2 as _saved_model_pb2  # noqa
 
 #: The SavedModel proto (``saved_model.pb``), for ``as_text`` exports.
 SavedModelProto = _saved_model_pb2.SavedModel
+
+
+# --- runner: TF1 mode switches ---
+# ``tf.compat.v1.disable_eager_execution()`` / ``disable_v2_behavior()`` turn eager
+# execution off for the whole process; the runner (tf.function, eager variables) needs
+# it on while it works. ``context.eager_mode()`` switches the calling thread to eager
+# execution and back (TF 2.15.1 and 2.21.0); the public ``enable_eager_execution``
+# refuses once a graph was used. None where absent: the runner then refuses graph mode.
+try:
+    from tensorflow.python.eager.context import eager_mode
+except ImportError:  # pragma: no cover - a future TF without it
+    eager_mode = None

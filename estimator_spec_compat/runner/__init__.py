@@ -38,6 +38,19 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    the weights; TPU ``eval_metrics`` and ``host_call`` tensors are gathered across
    replicas first (TPU semantics); metric variables are plain, updated by every
    replica, so results equal one device's.
+   Custom optimizers (`_replica_updates`): a v1 Optimizer subclass that overrides
+   ``apply_gradients`` without ``merge_call`` and is fed ``tf.gradients`` (BERT's
+   ``AdamWeightDecayOptimizer``) writes each replica's copy from that replica's
+   batch alone. Measured: ``Estimator(train_distribute=MirroredStrategy)`` ran it
+   silently, its checkpoint equal to one device trained on one batch in two. The
+   runner refuses it before the first step instead: in the traced step, a write to
+   a trainable variable whose value reads some replicas' inputs but not all
+   (collectives count as all) names the variables, the optimizer class (found
+   from the op's traceback) and the fix: one replica, or
+   ``replica_context.all_reduce('mean', grads)`` first, which then trains exactly
+   as one device on the same global batch. Every replica after a worker's first
+   keeps the first one's TF1 state (variable store, collections), as Estimator's
+   ``reuse=True`` replicas did, so ``get_variable`` after a ``merge_call`` works.
 5. **Many steps per call** (`_loops`): ``steps_per_loop`` steps in one
    ``tf.function`` (``autograph=False``: the model_fn is not converted) with a
    ``tf.while_loop``; the step count is a tensor, so nothing retraces, and each
@@ -73,6 +86,18 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
 9. **Several workers** (`_cluster`): under MultiWorkerMirroredStrategy only the
    chief writes checkpoints and summaries into the shared ``model_dir``; every
    worker waits at the end of ``train`` until the chief's checkpoint is written.
+10. **TF1 input_fns** (`_data`, `_tensor_input`): ``input_fn`` is called eagerly;
+   if it returns tensors instead of a dataset (or raises a RuntimeError, as
+   graph-only APIs do), it is traced once more in a v1 graph, as Estimator
+   called it. The dataset behind each iterator it read is recovered from that
+   graph and what it computed from ``get_next()`` becomes a ``map``; tensors of
+   no iterator are computed anew each step (a constant batch once, repeated).
+   The loops then see an ordinary dataset: same semantics, same speed.
+11. **TF1 mode switches** (`_tf1_mode`): under ``tf.compat.v1.disable_v2_behavior()``
+   (or ``disable_eager_execution()``) each public `Runner` method switches its
+   thread back to eager execution while it runs; the model_fn is traced into v1
+   graphs as before, so v1 shapes, control flow and reference variables are what
+   it sees. Tested: the same numbers as without each switch.
 
 Known differences from Estimator: hooks need a Session (they are converted,
 see 6); an init_fn gets a Session stand-in (``run`` and ``graph`` only);

@@ -1,34 +1,42 @@
 """Datasets from a legacy input_fn: (features, labels) or features, static shapes for replicas."""
 
 import concurrent.futures
+import logging
 
 from estimator_spec_compat._compat import tf
 from estimator_spec_compat._errors import short_repr
+from estimator_spec_compat.runner import _tensor_input
 from estimator_spec_compat.runner._calls import call_input_fn
+
+_LOG = logging.getLogger(__name__)
 
 
 def make_dataset(input_fn, *, mode, params, config, num_replicas):
     """Calls ``input_fn``; returns ``(dataset, has_labels)``.
 
     Elements are ``(features, labels)`` when ``has_labels``, else features alone
-    (split them with `split_element`).
+    (split them with `split_element`). ``input_fn`` is called eagerly; where it
+    returns no dataset (TF1 tensors: ``get_next()`` of an iterator, constants) or
+    raises a RuntimeError (graph-only APIs such as ``make_initializable_iterator``),
+    it is called once more in a v1 graph, as Estimator called it, and its tensors
+    become a dataset with Estimator's per-step semantics (`_tensor_input`).
 
     Raises:
-      TypeError: if ``input_fn`` does not return a ``tf.data.Dataset``.
-      ValueError: if an element is a tuple/list of a length other than 2, or if
-        several replicas need static batch shapes the dataset cannot provide.
+      TypeError: if ``input_fn`` returns neither a dataset nor tensors.
+      ValueError: if an element is a tuple/list of a length other than 2, for
+        queue-based input, or if several replicas need static batch shapes the
+        dataset cannot provide.
     """
     context = tf.distribute.InputContext(
         num_input_pipelines=1, input_pipeline_id=0, num_replicas_in_sync=num_replicas
     )
-    dataset = call_input_fn(
-        input_fn, mode=mode, params=params, config=config, input_context=context
-    )
-    if not isinstance(dataset, tf.data.Dataset):
-        raise TypeError(
-            f"`input_fn` must return a tf.data.Dataset; it returned {short_repr(dataset)}. "
-            "Wrap tensors with `tf.data.Dataset.from_tensor_slices(...).batch(...)`."
+
+    def call():
+        return call_input_fn(
+            input_fn, mode=mode, params=params, config=config, input_context=context
         )
+
+    dataset = _dataset_of(call)
     spec = dataset.element_spec
     if isinstance(spec, (tuple, list)):
         if len(spec) != 2:
@@ -38,6 +46,40 @@ def make_dataset(input_fn, *, mode, params, config, num_replicas):
             )
         return dataset, True
     return dataset, False
+
+
+def _dataset_of(call):
+    """The input_fn's dataset: as returned eagerly, else from its TF1 graph."""
+    try:
+        result = call()
+    except (RuntimeError, ValueError) as error:
+        if "Queues" in str(error):  # TF's refusal of queue-based input when eager
+            raise ValueError(_tensor_input.QUEUE_MESSAGE) from error
+        if not isinstance(error, RuntimeError):
+            raise
+        # Graph-only TF1 APIs (make_initializable_iterator, placeholders) raise RuntimeError.
+        _LOG.info("`input_fn` failed eagerly (%s); calling it in a TF1 graph.", error)
+        result = None
+    if isinstance(result, tf.data.Dataset):
+        return result
+    if result is not None and not _is_tensors(result):
+        raise TypeError(
+            f"`input_fn` must return a tf.data.Dataset, or tensors `(features, labels)` / "
+            f"features as Estimator accepted; it returned {short_repr(result)}. Wrap values "
+            "with `tf.data.Dataset.from_tensor_slices(...).batch(...)`."
+        )
+    dataset, traced = _tensor_input.dataset_from_graph(call)
+    if isinstance(traced, (tuple, list)) and len(traced) != 2:
+        raise ValueError(
+            f"`input_fn` returned a {len(traced)}-tuple; it must return (features, labels) "
+            "or features alone, as Estimator required."
+        )
+    return dataset
+
+
+def _is_tensors(result):
+    leaves = tf.nest.flatten(result, expand_composites=True)
+    return bool(leaves) and all(isinstance(t, tf.Tensor) for t in leaves)
 
 
 def split_element(element, has_labels):

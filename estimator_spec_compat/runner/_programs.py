@@ -30,6 +30,7 @@ from estimator_spec_compat.runner import _data, _loops, _summaries, _v1_graph
 from estimator_spec_compat.runner._calls import call_model_fn
 from estimator_spec_compat.runner._keras_optimizer import KerasOptimizerSwap
 from estimator_spec_compat.runner._metrics import EvalFunctions
+from estimator_spec_compat.runner._replica_updates import check_updates_use_every_replica
 from estimator_spec_compat.runner._store import VariableStore
 
 
@@ -64,7 +65,13 @@ class Programs:
         features, labels = _data.split_element(element, has_labels)
         if mode == ModeKeys.PREDICT:
             labels = None  # Estimator.predict drops labels
-        self.store.install(global_step)
+        if _later_local_replica(self._strategy):
+            # The first replica's TF1 state stays, as in Estimator's graph, where every
+            # replica after the first ran with ``reuse=True`` on the same variable store
+            # (a model_fn may call get_variable after a merge_call, the replicas interleaved).
+            self.store.add_base_scope()
+        else:
+            self.store.install(global_step)
         self.optimizer.mode = mode
         params = self._params_for(mode, for_model_fn=True)
         with self.store.creator_scope():  # innermost: before strategy.run's own creators
@@ -260,7 +267,16 @@ class Programs:
 
             fn = tf.function(build_fn, autograph=False)
             fn.get_concrete_function(spec)  # creates the variables; never run
-        self._fns[ModeKeys.TRAIN] = self.trace_train(spec, has_labels)
+        traced = self.trace_train(spec, has_labels)
+        if self.num_replicas > 1:  # before any step: no replica-local training
+            check_updates_use_every_replica(
+                traced.wrapped.graph,
+                traced.fetches,
+                traced.replica_feeds,
+                self.store.variables,
+                self._strategy,
+            )
+        self._fns[ModeKeys.TRAIN] = traced
 
     def host_call(self, host_tensors):
         """Calls the TPU spec's host_call fn on (gathered) tensors fetched by a train step."""
@@ -376,6 +392,18 @@ class Programs:
         with self._scope():
             fn = self._trace(ModeKeys.PREDICT, spec, has_labels, fetches_of)
         return _loops.make_predict_step(self._strategy, fn.run)
+
+
+def _later_local_replica(strategy):
+    """Whether the model_fn is being called for a local replica other than this worker's first.
+
+    Replica ids run worker by worker (worker w's local replica r is ``w * local + r``).
+    """
+    context = tf.distribute.get_replica_context()
+    replica = None if context is None else tf.get_static_value(context.replica_id_in_sync_group)
+    if not replica:  # None or 0 (the default strategy's context included)
+        return False
+    return int(replica) % len(strategy.extended.worker_devices) != 0
 
 
 def _predictions(spec):

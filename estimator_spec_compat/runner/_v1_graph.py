@@ -29,12 +29,16 @@ class V1Function:
       wrapped: the ``WrappedFunction``; prune it again for other fetches.
       closures: what computes the graph's call-time values (collective instance
         keys under MirroredStrategy); empty for most graphs.
+      fetches: what ``run`` computes, as tensors/operations of the v1 graph.
+      replica_feeds: the input placeholders, one list per replica (one list for `trace`).
     """
 
     run: object
     result: object
     wrapped: object
     closures: tuple = ()
+    fetches: object = None
+    replica_feeds: tuple = ()
 
     def call_time_args(self):
         """The values `run` takes after its inputs.
@@ -117,6 +121,7 @@ def trace_replicated(strategy, fn, input_spec, fetches_of, creator_scope):
         ordered = [results[key] for key in sorted(results)]
         holder["result"] = ordered[0]
         holder["feeds"] = list(placeholders)
+        holder["replica_feeds"] = [placeholders[r * k : (r + 1) * k] for r in range(replicas)]
         holder["fetches"] = fetches_of(ordered)
 
     wrapped = tf.compat.v1.wrap_function(v1_graph, flat_spec * replicas)
@@ -133,5 +138,10 @@ def _pruned(wrapped, holder):
     placeholders, closures = call_time_captures(wrapped.graph)
     pruned = wrapped.prune(holder["feeds"] + placeholders, holder["fetches"])
     return V1Function(
-        run=pruned, result=holder["result"], wrapped=wrapped, closures=tuple(closures)
+        run=pruned,
+        result=holder["result"],
+        wrapped=wrapped,
+        closures=tuple(closures),
+        fetches=holder["fetches"],
+        replica_feeds=tuple(holder.get("replica_feeds", [holder["feeds"]])),
     )

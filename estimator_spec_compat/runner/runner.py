@@ -28,6 +28,7 @@ from estimator_spec_compat.runner._hooks import (
 from estimator_spec_compat.runner._programs import Programs
 from estimator_spec_compat.runner._reporting import write_eval_summaries
 from estimator_spec_compat.runner._scaffold import ScaffoldSupport
+from estimator_spec_compat.runner._tf1_mode import eager_methods
 from estimator_spec_compat.runner.config import RunnerConfig
 from estimator_spec_compat.runner.strategy import resolve_strategy
 
@@ -48,6 +49,15 @@ def _check_positive_or_none(name, value):
         raise ValueError(f"`{name}` ({value!r}) must be a positive integer or None.")
 
 
+@eager_methods(  # TF1 programs switch eager execution off; the runner needs it (_tf1_mode)
+    "__init__",
+    "get_variable_value",
+    "get_variable_names",
+    "train",
+    "evaluate",
+    "predict",
+    "export_saved_model",
+)
 class Runner:
     """Runs a legacy Estimator ``model_fn`` under TF2: train, evaluate, predict.
 
@@ -217,7 +227,8 @@ class Runner:
         """Trains until ``steps`` more steps, ``max_steps`` in all, or the input ends.
 
         Args:
-          input_fn: returns a Dataset of (features, labels) or features.
+          input_fn: returns a Dataset of (features, labels) or features, or TF1
+            tensors (an iterator's ``get_next()``, constants) as Estimator took them.
           steps: how many more steps to run (None: no limit).
           max_steps: the global step to stop at (None: no limit).
           hooks: SessionRunHooks (the standard ones, see `convert.hooks`); with hooks,
