@@ -65,13 +65,7 @@ class Programs:
         features, labels = _data.split_element(element, has_labels)
         if mode == ModeKeys.PREDICT:
             labels = None  # Estimator.predict drops labels
-        if _later_local_replica(self._strategy):
-            # The first replica's TF1 state stays, as in Estimator's graph, where every
-            # replica after the first ran with ``reuse=True`` on the same variable store
-            # (a model_fn may call get_variable after a merge_call, the replicas interleaved).
-            self.store.add_base_scope()
-        else:
-            self.store.install(global_step)
+        self.store.install(global_step)  # later local replicas keep the first's (`_store`)
         self.optimizer.mode = mode
         params = self._params_for(mode, for_model_fn=True)
         with self.store.creator_scope():  # innermost: before strategy.run's own creators
@@ -392,18 +386,6 @@ class Programs:
         with self._scope():
             fn = self._trace(ModeKeys.PREDICT, spec, has_labels, fetches_of)
         return _loops.make_predict_step(self._strategy, fn.run)
-
-
-def _later_local_replica(strategy):
-    """Whether the model_fn is being called for a local replica other than this worker's first.
-
-    Replica ids run worker by worker (worker w's local replica r is ``w * local + r``).
-    """
-    context = tf.distribute.get_replica_context()
-    replica = None if context is None else tf.get_static_value(context.replica_id_in_sync_group)
-    if not replica:  # None or 0 (the default strategy's context included)
-        return False
-    return int(replica) % len(strategy.extended.worker_devices) != 0
 
 
 def _predictions(spec):
