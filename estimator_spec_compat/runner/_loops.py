@@ -18,23 +18,29 @@ dataset its own tf.data thread pool, which guarantees that.
 from estimator_spec_compat._compat import tf
 
 
-def _loop(iterator, n, body_fn, initial, infinite):
+def _loop(iterator, n, body_fn, initial, infinite, stop=None):
     """Runs ``body_fn(element, carried) -> carried`` up to ``n`` times.
+
+    ``stop(carried) -> bool tensor``, if given, ends the loop early after the step
+    that makes it true (one scalar op per step, in the loop's condition).
 
     Returns:
       ``(steps_run, carried)``.
     """
+
+    def more(i, carried):
+        return i < n if stop is None else tf.logical_and(i < n, tf.logical_not(stop(carried)))
+
     if infinite:  # no end-of-input check: the plain, fastest path
         read = _sync_reader(iterator) or iterator.get_next
         return tf.while_loop(
-            lambda i, carried: i < n,
+            more,
             lambda i, carried: (i + 1, body_fn(read(), carried)),
             (tf.constant(0, tf.int64), initial),
         )
 
     def cond(i, done, carried):
-        del carried
-        return tf.logical_and(i < n, tf.logical_not(done))
+        return tf.logical_and(more(i, carried), tf.logical_not(done))
 
     def body(i, done, carried):
         optional = iterator.get_next_as_optional()
@@ -76,7 +82,7 @@ def _sync_reader(iterator):
     return read
 
 
-def make_train_loop(make_step, host_call):
+def make_train_loop(make_step, host_call, stop_on_nan_loss=True):
     """A ``tf.function(iterator, n, infinite)`` running ``n`` train steps.
 
     Args:
@@ -84,9 +90,13 @@ def make_train_loop(make_step, host_call):
         ``step(element) -> fetches`` (``loss``: the replicas' mean, ``host``: TPU
         host_call tensors or absent), called in cross-replica context.
       host_call: ``host_call_tensors -> None``, run after each step.
+      stop_on_nan_loss: end the loop after the first step whose loss is NaN (the
+        caller raises: `_checks.LoopChecks`), as Estimator's NanTensorHook stopped
+        at that step.
 
     Returns:
-      The tf.function; it returns ``(steps_run, last_mean_loss)``.
+      The tf.function; it returns ``(steps_run, last_mean_loss)`` (the loss means
+      nothing when no step ran).
     """
 
     @tf.function(autograph=False)
@@ -100,7 +110,9 @@ def make_train_loop(make_step, host_call):
                 host_call(fetches["host"])
             return tf.cast(fetches["loss"], tf.float32)
 
-        return _loop(iterator, n, body, tf.constant(float("nan")), infinite)
+        stop = tf.math.is_nan if stop_on_nan_loss else None
+        # The first loss carried is 0 (no step has run, so it is never read), not NaN.
+        return _loop(iterator, n, body, tf.constant(0.0), infinite, stop)
 
     return train_loop
 

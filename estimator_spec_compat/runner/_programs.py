@@ -265,7 +265,7 @@ class Programs:
         if ModeKeys.TRAIN not in self._loops:
             traced = self._fns[ModeKeys.TRAIN]
             self._loops[ModeKeys.TRAIN] = _loops.make_train_loop(
-                lambda: self.train_step(traced), self.host_call
+                lambda: self.train_step(traced), self.host_call, self._config.stop_on_nan_loss
             )
         count = tf.TensorSpec([], tf.int64)
         with self._scope():
