@@ -25,7 +25,7 @@ What Estimator did (tensorflow-estimator 2.15, measured):
 import logging
 import math
 
-from estimator_spec_compat._compat import tf
+from estimator_spec_compat._compat import tf, tf_deprecations_silenced
 from estimator_spec_compat.runner import _checkpoint
 
 _LOG = logging.getLogger("estimator_spec_compat.runner")
@@ -60,7 +60,8 @@ class LoopChecks:
             return
         if self._nan and math.isnan(loss):
             _LOG.error("Model diverged with loss = NaN (global step %d).", step)
-            error = tf.compat.v1.train.NanLossDuringTrainingError()
+            with tf_deprecations_silenced():  # its __new__ is marked deprecated
+                error = tf.compat.v1.train.NanLossDuringTrainingError()
             error.add_note(
                 f"The loss was NaN at global step {step}; nothing was saved after that step, "
                 f"the latest checkpoint is {_checkpoint.latest(self._model_dir)}. Fix the model or input (or turn "
