@@ -44,6 +44,32 @@ RegressionOutput = export_output.RegressionOutput
 
 FuncGraph = _func_graph.FuncGraph
 
+# --- TF's deprecation log, for calls the library makes on the user's behalf ---
+# Upstream's ``ExportOutput.as_signature_def`` calls ``build_tensor_info``, and
+# ``NanLossDuringTrainingError()`` its deprecated ``__new__``: TF logs a deprecation
+# WARNING the first time, though the user called neither. TF's switch for that log is
+# ``deprecation._PRINT_DEPRECATION_WARNINGS`` (TF 2.15.1 and 2.21.0; its own
+# ``deprecation.silence()`` does not restore it when the block raises). A silenced call
+# is not marked as warned, so the user's own later call still warns. Without the
+# switch, nothing is silenced.
+import contextlib as _contextlib  # noqa: E402
+
+from tensorflow.python.util import deprecation as _deprecation  # noqa: E402
+
+
+@_contextlib.contextmanager
+def tf_deprecations_silenced():
+    """No TF deprecation log in this block (process-wide while it runs)."""
+    if not hasattr(_deprecation, "_PRINT_DEPRECATION_WARNINGS"):
+        yield
+        return
+    previous = _deprecation._PRINT_DEPRECATION_WARNINGS
+    _deprecation._PRINT_DEPRECATION_WARNINGS = False
+    try:
+        yield
+    finally:
+        _deprecation._PRINT_DEPRECATION_WARNINGS = previous
+
 
 def _detect_estimator():
     """Returns ``(model_fn_module, tpu_estimator_module, reason)``.

@@ -52,7 +52,14 @@ def fix_method_names(export_dir, method_names):
 
 
 def save_serving_model(
-    export_dir, signatures, *, root=None, options=None, assets_extra=None, as_text=False
+    export_dir,
+    signatures,
+    *,
+    root=None,
+    options=None,
+    assets_extra=None,
+    as_text=False,
+    _next_free=None,
 ):
     """Writes a serving SavedModel atomically, with Estimator's method names.
 
@@ -82,8 +89,9 @@ def save_serving_model(
 
     Raises:
       TypeError: if ``signatures`` is not a ServingSignatures.
-      ValueError: if ``export_dir`` already exists, or ``root`` does not track
-        a variable or other resource the signatures capture.
+      ValueError: if ``export_dir`` already exists (also if it appears while the
+        model is written: nothing is overwritten), or ``root`` does not track a
+        variable or other resource the signatures capture.
     """
     if not isinstance(signatures, ServingSignatures):
         raise TypeError(
@@ -122,11 +130,35 @@ def save_serving_model(
         _copy_assets_extra(temp_dir, assets_extra)
         if as_text:
             _to_text(temp_dir)
-        tf.io.gfile.rename(temp_dir, export_dir, overwrite=False)
+        export_dir = _move_into_place(temp_dir, export_dir, _next_free)
     finally:
         if tf.io.gfile.exists(temp_dir):
             tf.io.gfile.rmtree(temp_dir)
     return export_dir
+
+
+def _move_into_place(temp_dir, export_dir, next_free, attempts=10):
+    """Renames ``temp_dir`` to ``export_dir``, never over an existing directory.
+
+    If ``export_dir`` was taken meanwhile (another exporter in the same second),
+    ``next_free()`` names the next one to try (`export_serving_model`'s next free
+    version); without it that is an error.
+    """
+    for _ in range(attempts):
+        try:
+            tf.io.gfile.rename(temp_dir, export_dir, overwrite=False)
+            return export_dir
+        except tf.errors.AlreadyExistsError:
+            if next_free is None:
+                raise ValueError(
+                    f"`export_dir` ({export_dir!r}) was created by someone else while this "
+                    "export was written; an export never overwrites one. Pass a new directory."
+                ) from None
+            export_dir = next_free()
+    raise ValueError(
+        f"Found no free export directory next to {export_dir!r} in {attempts} attempts: "
+        "other exporters keep taking them. Export into another `export_dir_base`."
+    )
 
 
 def _copy_assets_extra(export_dir, assets_extra):
@@ -200,7 +232,9 @@ def export_serving_model(
       assets_extra, as_text: as for :func:`save_serving_model`.
 
     Returns:
-      The path of the new export (a str).
+      The path of the new export (a str): the next free version if another exporter
+      took the chosen one while this one was written (the export is moved, not
+      written again).
     """
     signatures = build_signatures(model_call, serving_input_receiver_fn)
     export_dir = timestamped_export_dir(export_dir_base)
@@ -211,4 +245,5 @@ def export_serving_model(
         options=options,
         assets_extra=assets_extra,
         as_text=as_text,
+        _next_free=lambda: timestamped_export_dir(export_dir_base),
     )

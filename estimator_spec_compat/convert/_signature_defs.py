@@ -8,7 +8,12 @@ group, ``'alt:key'`` names, the same exclusions), run in the graph being traced.
 
 import collections
 
-from estimator_spec_compat._compat import ExportOutput, PredictOutput, tf
+from estimator_spec_compat._compat import (
+    ExportOutput,
+    PredictOutput,
+    tf,
+    tf_deprecations_silenced,
+)
 from estimator_spec_compat._errors import short_repr
 
 _DEFAULT_KEY = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
@@ -87,7 +92,8 @@ def signature_defs(receiver, export_outputs):
         for output_key, export_output in export_outputs.items():
             name = output_key if group_name is None else f"{group_name}:{output_key}"
             try:
-                sig_def = export_output.as_signature_def(receiver_tensors)
+                with tf_deprecations_silenced():  # upstream's build_tensor_info call
+                    sig_def = export_output.as_signature_def(receiver_tensors)
                 _check_servable(receiver_tensors, sig_def)
             except ValueError as error:
                 excluded[name] = str(error)

@@ -61,7 +61,11 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    tf.data's autotuning thread, which ``train`` and ``evaluate`` need not.
    Checkpoints follow Estimator's cadence (`_hooks.Saves`): the starting state,
    every ``save_checkpoints_steps`` or ``save_checkpoints_secs`` (600 s by
-   default), the end; ``saving_listeners`` around each save.
+   default), the end; ``saving_listeners`` around each save. Before any of that,
+   a NaN loss (the loop ends at that step) or a global step that does not move
+   stops training with an error (`_checks`), so no checkpoint holds a NaN step.
+   The chief holds a lock on ``model_dir`` while training (`_lock`): a second
+   live writer is refused; what a killed save left is removed.
 6. **Hooks** (`_hooks`): standard SessionRunHooks (``hooks=`` of train, evaluate
    and predict; the spec's ``training_hooks``, ``training_chief_hooks`` on the
    chief, ``evaluation_hooks``, ``prediction_hooks``) become `convert.hooks`

@@ -10,6 +10,7 @@ work; a spec with ``eval_metrics`` is read with TPUEstimatorSpec semantics.
 import dataclasses
 import inspect
 
+from estimator_spec_compat._checker import is_strict
 from estimator_spec_compat._compat import tf, tf1_tensor_hashing
 from estimator_spec_compat._errors import short_repr
 
@@ -77,11 +78,33 @@ def call_model_fn(model_fn, features, labels, mode, params, config):
             kwargs[name] = value
     try:
         with tf1_tensor_hashing():  # as in Estimator's graph: tensors hash by identity
-            return read_spec(model_fn(features=features, **kwargs), mode)
+            spec = model_fn(features=features, **kwargs)
     except AttributeError as error:
         if "Keras 3" not in str(error):
+            _explain_missing_labels(error, kwargs, mode)
             raise
         raise ImportError(_KERAS_3_MESSAGE + f" (TensorFlow said: {error})") from error
+    except Exception as error:
+        _explain_missing_labels(error, kwargs, mode)
+        raise
+    return read_spec(spec, mode)
+
+
+def _explain_missing_labels(error, kwargs, mode):
+    """Raises a ValueError saying the input had no labels, if that is what failed.
+
+    In TRAIN and EVAL a model_fn called with ``labels=None`` (the input_fn's dataset
+    yields features only) mostly fails deep inside TF's losses; the error says so.
+    Model_fns that need no labels (unsupervised ones) never get here.
+    """
+    if "labels" not in kwargs or kwargs["labels"] is not None or mode == "infer":
+        return
+    raise ValueError(
+        f"The model_fn failed in {mode!r} mode, called with labels=None because `input_fn` "
+        "returned no labels (its dataset yields features only). Fix: return "
+        "(features, labels) pairs from input_fn in TRAIN and EVAL. The model_fn's error: "
+        f"{type(error).__name__}: {error}"
+    ) from error
 
 
 def call_input_fn(input_fn, *, mode, params, config, input_context):
@@ -143,6 +166,7 @@ def read_spec(spec, mode):
             f"`model_fn` must return an EstimatorSpec or TPUEstimatorSpec (or an object "
             f"with their fields); it returned {short_repr(spec)}."
         )
+    _check_mode(spec.mode, mode)
     predictions = spec.predictions
     if isinstance(predictions, dict) and not predictions:
         predictions = None
@@ -159,6 +183,24 @@ def read_spec(spec, mode):
         hooks=_hooks_of(spec, mode),
         scaffold_fn=scaffold_fn,
         scaffold=scaffold,
+    )
+
+
+_MODE_NAMES = {"train": "ModeKeys.TRAIN", "eval": "ModeKeys.EVAL", "infer": "ModeKeys.PREDICT"}
+
+
+def _check_mode(got, mode):
+    """A spec of another mode than the model_fn was called in is an error (strict validation).
+
+    Estimator used whichever spec came back (a PREDICT spec with a train_op trained).
+    """
+    if got == mode or not is_strict():
+        return
+    raise ValueError(
+        f"The model_fn was called in mode {mode!r} ({_MODE_NAMES.get(mode, mode)}) but "
+        f"returned a spec of mode {got!r} ({_MODE_NAMES.get(got, 'not a mode')}). Fix: build "
+        "the spec with the `mode` the model_fn receives (`EstimatorSpec(mode=mode, ...)`); "
+        "estimator_spec_compat.lenient_validation() lets it pass, as Estimator did."
     )
 
 

@@ -9,16 +9,24 @@ Atomicity: the bundle is written into a fresh temporary folder inside
 prefix loadable) are moved into place with ``os.replace``, and only then is the
 ``checkpoint`` state file rewritten (TF writes it atomically, too). A crash at any
 point leaves the previous checkpoint as the latest one; at worst an orphaned
-temporary folder is left behind.
+temporary folder is left behind, which the next ``train`` removes
+(`remove_stale_temp_dirs`, called under the model_dir lock, `_lock`).
 """
 
+import logging
 import os
 import shutil
 import tempfile
+import uuid
+
+from google.protobuf import text_format
 
 from estimator_spec_compat._compat import tf
 
 _PREFIX = "model.ckpt"
+_TEMP_DIR_PREFIX = ".tmp-ckpt-"  # as `save` names its temporary folders
+_STATE_FILE = "checkpoint"
+_LOG = logging.getLogger(__name__)
 
 
 def latest(model_dir):
@@ -63,10 +71,63 @@ def _update_state(model_dir, prefix, keep_max):
     dropped = []
     if keep_max:  # None or 0: keep every checkpoint (as Saver's max_to_keep)
         dropped, kept = kept[:-keep_max], kept[-keep_max:]
-    tf.compat.v1.train.update_checkpoint_state(model_dir, prefix, all_model_checkpoint_paths=kept)
+    _write_state(model_dir, kept)
     for old in dropped:
         for path in tf.io.gfile.glob(old + ".*"):
-            tf.io.gfile.remove(path)
+            try:
+                tf.io.gfile.remove(path)
+            except tf.errors.NotFoundError:  # already gone (removed by hand, or by another writer)
+                pass
+
+
+def _write_state(model_dir, prefixes):
+    """Writes the ``checkpoint`` state file atomically: ``prefixes`` kept, the last the latest.
+
+    Paths inside ``model_dir`` are written relative to it, as Estimator's Saver wrote
+    them (``save_relative_paths=True``), so a moved ``model_dir`` still restores. The
+    proto comes from ``generate_checkpoint_state_proto`` (the writer TF offered,
+    ``update_checkpoint_state``, is deprecated).
+    """
+    directory = os.path.abspath(model_dir)
+
+    def relative(path):
+        inside = os.path.dirname(os.path.abspath(path)) == directory
+        return os.path.basename(path) if inside else path
+
+    names = [relative(p) for p in prefixes]
+    state = tf.compat.v1.train.generate_checkpoint_state_proto(
+        model_dir, names[-1], all_model_checkpoint_paths=names
+    )
+    path = os.path.join(model_dir, _STATE_FILE)
+    temp = f"{path}.tmp{uuid.uuid4().hex}"
+    with tf.io.gfile.GFile(temp, "w") as f:
+        f.write(text_format.MessageToString(state))
+    tf.io.gfile.rename(temp, path, overwrite=True)
+
+
+def remove_stale_temp_files(model_dir):
+    """Removes what interrupted saves left in ``model_dir``: ``.tmp-ckpt-*`` folders
+    (`save`'s) and ``checkpoint.tmp*`` files (`_write_state`'s).
+
+    Call it only while holding the model_dir lock (`_lock.exclusive_writer`): a live
+    writer's temporary files are not stale.
+
+    Returns:
+      The names removed.
+    """
+    removed = []
+    for name in sorted(os.listdir(model_dir)) if os.path.isdir(model_dir) else ():
+        path = os.path.join(model_dir, name)
+        if name.startswith(_TEMP_DIR_PREFIX) and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif name.startswith(_STATE_FILE + ".tmp") and os.path.isfile(path):
+            os.remove(path)
+        else:
+            continue
+        removed.append(name)
+    if removed:
+        _LOG.info("Removed what an interrupted checkpoint save left in %s: %s", model_dir, removed)
+    return removed
 
 
 def restore(prefix, variables):

@@ -18,23 +18,29 @@ dataset its own tf.data thread pool, which guarantees that.
 from estimator_spec_compat._compat import tf
 
 
-def _loop(iterator, n, body_fn, initial, infinite):
+def _loop(iterator, n, body_fn, initial, infinite, stop=None):
     """Runs ``body_fn(element, carried) -> carried`` up to ``n`` times.
+
+    ``stop(carried) -> bool tensor``, if given, ends the loop early after the step
+    that makes it true (one scalar op per step, in the loop's condition).
 
     Returns:
       ``(steps_run, carried)``.
     """
+
+    def more(i, carried):
+        return i < n if stop is None else tf.logical_and(i < n, tf.logical_not(stop(carried)))
+
     if infinite:  # no end-of-input check: the plain, fastest path
         read = _sync_reader(iterator) or iterator.get_next
         return tf.while_loop(
-            lambda i, carried: i < n,
+            more,
             lambda i, carried: (i + 1, body_fn(read(), carried)),
             (tf.constant(0, tf.int64), initial),
         )
 
     def cond(i, done, carried):
-        del carried
-        return tf.logical_and(i < n, tf.logical_not(done))
+        return tf.logical_and(more(i, carried), tf.logical_not(done))
 
     def body(i, done, carried):
         optional = iterator.get_next_as_optional()
@@ -76,7 +82,7 @@ def _sync_reader(iterator):
     return read
 
 
-def make_train_loop(make_step, host_call, summarize_flag=None):
+def make_train_loop(make_step, host_call, summarize_flag=None, stop_on_nan_loss=True):
     """A ``tf.function(iterator, n, infinite, summarize)`` running ``n`` train steps.
 
     Args:
@@ -88,9 +94,13 @@ def make_train_loop(make_step, host_call, summarize_flag=None):
       summarize_flag: the boolean variable the step's ``summary`` depends on
         (`_summaries.on_demand`), or None if the model_fn makes no summaries. It is
         set for the loop's last step when the ``summarize`` argument is True.
+      stop_on_nan_loss: end the loop after the first step whose loss is NaN (the
+        caller raises: `_checks.LoopChecks`), as Estimator's NanTensorHook stopped
+        at that step.
 
     Returns:
-      The tf.function; it returns ``(steps_run, last_mean_loss, last_summary)``.
+      The tf.function; it returns ``(steps_run, last_mean_loss, last_summary)`` (the
+      loss means nothing when no step ran).
     """
 
     @tf.function(autograph=False)
@@ -109,8 +119,10 @@ def make_train_loop(make_step, host_call, summarize_flag=None):
             loss = tf.cast(fetches["loss"], tf.float32)
             return loss, fetches.get("summary", carried[1]), k + 1
 
-        initial = (tf.constant(float("nan")), tf.constant(b""), tf.constant(0, tf.int64))
-        steps, (loss, summary, _) = _loop(iterator, n, body, initial, infinite)
+        # The first loss carried is 0 (no step has run, so it is never read), not NaN.
+        initial = (tf.constant(0.0), tf.constant(b""), tf.constant(0, tf.int64))
+        stop = (lambda carried: tf.math.is_nan(carried[0])) if stop_on_nan_loss else None
+        steps, (loss, summary, _) = _loop(iterator, n, body, initial, infinite, stop)
         return steps, loss, summary
 
     return train_loop

@@ -291,6 +291,7 @@ class Programs:
                 lambda: self.train_step(traced),
                 self.host_call,
                 self.summarize if with_summary else None,
+                self._config.stop_on_nan_loss,
             )
         args = (tf.TensorSpec([], tf.int64), infinite, tf.TensorSpec([], tf.bool))
         with self._scope():

@@ -4,7 +4,6 @@ import dataclasses
 
 _POSITIVE = (
     "steps_per_loop",
-    "keep_checkpoint_max",
     "log_step_count_steps",
     "save_summary_steps",
 )
@@ -35,7 +34,8 @@ class RunnerConfig:
         600 (RunConfig's) unless ``save_checkpoints_steps`` is given. With both
         None, a checkpoint is written only at the end of each ``train`` call
         (which always saves).
-      keep_checkpoint_max: how many recent checkpoints to keep.
+      keep_checkpoint_max: how many recent checkpoints to keep; None or 0 keeps
+        every checkpoint (as RunConfig and Saver's ``max_to_keep``).
       log_step_count_steps: log loss and steps/sec every so many steps.
       save_summary_steps: write ``loss`` and ``global_step/sec`` summaries to
         ``model_dir`` every so many steps; None writes none.
@@ -46,6 +46,10 @@ class RunnerConfig:
         learning rate becomes a Keras schedule) and applied as that Keras optimizer,
         for users migrating further. Its slots are checkpointed as
         ``keras_optimizer/...``; a v1 checkpoint's slots are transferred on resume.
+      stop_on_nan_loss: True (Estimator's behaviour, its NanTensorHook): training
+        stops at the first step whose loss is NaN and raises
+        ``tf.compat.v1.train.NanLossDuringTrainingError``; no checkpoint of that
+        step's state is written. False: no check (training runs on).
       model_dir: filled in by the Runner (its ``model_dir``); set it only to the
         same value, as with RunConfig and Estimator.
 
@@ -60,11 +64,12 @@ class RunnerConfig:
     tf_random_seed: int | None = None
     save_checkpoints_steps: int | None = None
     save_checkpoints_secs: int | None = _UNSET
-    keep_checkpoint_max: int = 5
+    keep_checkpoint_max: int | None = 5
     log_step_count_steps: int = 100
     save_summary_steps: int | None = 100
     model_dir: str | None = None
     optimizer: str = "model_fn"
+    stop_on_nan_loss: bool = True
     is_chief: bool = dataclasses.field(default=True, repr=False)
     task_type: str = dataclasses.field(default="worker", repr=False)
     task_id: int = dataclasses.field(default=0, repr=False)
@@ -84,6 +89,16 @@ class RunnerConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 problems.append(f"`{name}` ({value!r}) must be a positive integer.")
+        keep = self.keep_checkpoint_max
+        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 0):
+            problems.append(
+                f"`keep_checkpoint_max` ({keep!r}) must be a non-negative integer or None "
+                "(None or 0: keep every checkpoint)."
+            )
+        if not isinstance(self.stop_on_nan_loss, bool):
+            problems.append(
+                f"`stop_on_nan_loss` ({self.stop_on_nan_loss!r}) must be True or False."
+            )
         if self.model_dir is not None and not isinstance(self.model_dir, str):
             problems.append(f"`model_dir` ({self.model_dir!r}) must be a string or None.")
         seed = self.tf_random_seed
@@ -107,8 +122,9 @@ class RunnerConfig:
                 "(as RunConfig); set the other to None."
             )
         if problems:
-            wrong_type = any(
-                not isinstance(getattr(self, n), int | type(None)) for n in (*_POSITIVE,)
+            wrong_type = not isinstance(self.stop_on_nan_loss, bool) or any(
+                not isinstance(getattr(self, n), int | type(None))
+                for n in (*_POSITIVE, "keep_checkpoint_max")
             )
             error = TypeError if wrong_type else ValueError
             raise error("Invalid RunnerConfig: " + " ".join(problems))

@@ -4,8 +4,10 @@ The design, and what differs from Estimator, is in the package docstring
 (`estimator_spec_compat.runner`).
 """
 
+import contextlib
 import dataclasses
 import logging
+import os
 import tempfile
 
 from estimator_spec_compat._compat import ModeKeys, tf
@@ -14,6 +16,7 @@ from estimator_spec_compat.runner import (
     _checkpoint,
     _data,
     _export,
+    _lock,
     _predict,
     _training,
     _warm_start,
@@ -36,12 +39,27 @@ _LOG = logging.getLogger(__name__)
 
 
 def _resolve_strategy(strategy):
-    if isinstance(strategy, (str, tf.distribute.Strategy)):
+    if isinstance(strategy, str):  # only "auto" falls back; a named request must be met
+        return resolve_strategy(strategy, fallback=strategy.strip().lower() == "auto")[0]
+    if isinstance(strategy, tf.distribute.Strategy):
         return resolve_strategy(strategy)[0]
     raise TypeError(
         f'`strategy` ({short_repr(strategy)}) must be "auto", a strategy name or a '
         "tf.distribute.Strategy."
     )
+
+
+def _no_lock(model_dir):
+    del model_dir
+    return contextlib.nullcontext()
+
+
+def _check_model_dir(model_dir):
+    if model_dir is not None and "://" not in str(model_dir) and os.path.isfile(model_dir):
+        raise ValueError(
+            f"`model_dir` ({model_dir!r}) is an existing file; it must be a directory (new or "
+            "existing) for checkpoints. Pass a directory path."
+        )
 
 
 def _check_positive_or_none(name, value):
@@ -82,7 +100,10 @@ class Runner:
       model_dir: where checkpoints go; a new temporary folder if None.
       params: a dict passed to model_fn and input_fn.
       config: a `RunnerConfig` (defaults if None); model_fn's ``config`` is it.
-      strategy: ``"auto"`` or a ``tf.distribute.Strategy``.
+      strategy: ``"auto"`` (a TPU, else GPUs, else the CPU), a strategy name
+        (`strategy.resolve_strategy`'s: ``"tpu"``, ``"gpu"``, ``"mirrored"``,
+        ``"cpu"`` ...; raises with the reason if that one is not available) or a
+        ``tf.distribute.Strategy``.
       train_batch_size, eval_batch_size, predict_batch_size: global batch sizes.
       warm_start_from: as Estimator's: a checkpoint path, a SavedModel directory, or a
         ``WarmStartSettings`` (upstream's, or ``runner.WarmStartSettings``); applied
@@ -91,7 +112,8 @@ class Runner:
     Raises:
       TypeError: for arguments of the wrong type.
       ValueError: for wrong values (``params`` with ``batch_size`` while batch
-        sizes are given, a model_fn without ``features``).
+        sizes are given, a model_fn without ``features``, a ``model_dir`` that is a
+        file, a named ``strategy`` this machine cannot give).
     """
 
     def __init__(
@@ -133,6 +155,7 @@ class Runner:
                 "differ; give one of them (or the same value), as with Estimator."
             )
         self.model_dir = str(model_dir or config.model_dir or tempfile.mkdtemp(prefix="runner_"))
+        _check_model_dir(self.model_dir)
         self.strategy = _resolve_strategy(strategy)
         cluster = cluster_facts(self.strategy)
         config = dataclasses.replace(
@@ -241,9 +264,19 @@ class Runner:
           self, as Estimator.train did.
 
         Raises:
-          ValueError: for both ``steps`` and ``max_steps``, or non-positive counts.
+          ValueError: for both ``steps`` and ``max_steps``, or non-positive counts; for a
+            train_op that does not advance the global step (see `_checks`).
           TypeError: for a hook with no TF2 callback (the message says how to write one).
+          RuntimeError: if another live process is training into ``model_dir`` (the
+            chief holds a lock on it while training, `_lock`).
+          tf.compat.v1.train.NanLossDuringTrainingError: for a NaN loss (unless
+            ``RunnerConfig(stop_on_nan_loss=False)``); nothing after that step is saved.
         """
+        writer = _lock.exclusive_writer if self.config.is_chief else _no_lock
+        with writer(self.model_dir):
+            return self._train(input_fn, hooks, steps, max_steps, saving_listeners)
+
+    def _train(self, input_fn, hooks, steps, max_steps, saving_listeners):
         _check_positive_or_none("steps", steps)
         _check_positive_or_none("max_steps", max_steps)
         if steps is not None and max_steps is not None:
