@@ -307,3 +307,10 @@ try:
     from tensorflow.python.eager.context import eager_mode
 except ImportError:  # pragma: no cover - a future TF without it
     eager_mode = None
+
+# The eager global seed (``tf.random.set_seed``), to give it back after the runner's seeded
+# build: Estimator's seed belonged to its own graph and never outlived it. TF has no public
+# getter; without this one the runner's seed stays set, as before (the fallback).
+from tensorflow.python.eager import context as _context  # noqa: E402
+
+global_seed = getattr(_context, "global_seed", None)

@@ -24,7 +24,7 @@
 import contextlib
 import random
 
-from estimator_spec_compat._compat import ModeKeys, per_replica, tf
+from estimator_spec_compat._compat import ModeKeys, global_seed, per_replica, tf
 from estimator_spec_compat._host_fn import call_host_fn
 from estimator_spec_compat.runner import _data, _loops, _summaries, _v1_graph
 from estimator_spec_compat.runner._calls import call_model_fn
@@ -202,10 +202,8 @@ class Programs:
             return
         first = mode not in self._used
         seed = self._config.tf_random_seed if first else None
-        if seed is not None:
-            tf.random.set_seed(seed)
         names = set()
-        with self._scope(build=first, record=names), _python_random_seeded(seed):
+        with self._scope(build=first, record=names), _seeded(seed):
             if mode == ModeKeys.TRAIN:
                 self._build_train(spec, has_labels)
             elif mode == ModeKeys.EVAL:
@@ -396,25 +394,29 @@ def _predictions(spec):
 
 
 @contextlib.contextmanager
-def _python_random_seeded(seed):
-    """Python's ``random`` seeded with ``seed`` while active (None: untouched), then restored.
+def _seeded(seed):
+    """TF's global seed and Python's ``random`` seeded with ``seed`` while active, then restored.
 
-    Keras 2 layers (``tf.compat.v1.layers``, tf-keras) built outside TF1 graph mode
-    draw the seeds of their unseeded initializers and dropout from Python's
-    ``random``, which ``tf.random.set_seed`` does not seed: with
-    ``tf_random_seed`` set, every run started from other weights (Estimator's graph
-    seed made them repeatable). Seeding it during the build makes runs repeatable;
-    the user's own ``random`` state is given back afterwards.
+    ``RunnerConfig.tf_random_seed`` is the seed of the build (as RunConfig's was the seed
+    of Estimator's graph): TF's global seed gives random ops their op seeds, and Keras 2
+    layers (``tf.compat.v1.layers``, tf-keras) built outside TF1 graph mode draw the
+    seeds of their unseeded initializers and dropout from Python's ``random``, which
+    ``tf.random.set_seed`` does not seed (without it every run started from other
+    weights). Both are given back afterwards, so a seed does not leak into the user's
+    program or into another Runner (Estimator's never outlived its graph). None: untouched.
     """
     if seed is None:
         yield
         return
+    previous = global_seed() if global_seed is not None else seed
     state = random.getstate()
+    tf.random.set_seed(seed)
     random.seed(seed)
     try:
         yield
     finally:
         random.setstate(state)
+        tf.random.set_seed(previous)
 
 
 def _estimator_loss_scaling(strategy):
