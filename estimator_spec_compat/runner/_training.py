@@ -3,11 +3,12 @@
 Without hooks, ``steps_per_loop`` steps run per ``tf.function`` call (`_loops`);
 with hooks (``train(hooks=...)``, the spec's training hooks) one step per call
 (`_hooks.HookedTraining`). After each call: logs, summaries and saves when due
-(`_reporting.LoopReporter`); a saving listener may stop training there.
+(`_reporting.LoopReporter`); a saving listener may stop training there, and so
+does a SIGINT / SIGTERM received during the loop (`_interrupt`).
 """
 
 from estimator_spec_compat._compat import ModeKeys, tf
-from estimator_spec_compat.runner import _data
+from estimator_spec_compat.runner import _data, _interrupt
 from estimator_spec_compat.runner._hooks import HookedTraining
 from estimator_spec_compat.runner._reporting import LoopReporter
 
@@ -35,7 +36,7 @@ def train(programs, config, dataset, has_labels, hooks, start, target, save):
         if hooks or programs.spec_hooks(ModeKeys.TRAIN):
             spec = _data.per_replica_spec(dataset.element_spec, programs.num_replicas)
             hooked = HookedTraining(programs, hooks, spec, has_labels)
-            return hooked.run(box[0], start, target, reporter.after_loop)
+            return hooked.run(box[0], start, target, _after_step(reporter))
         infinite = bool(dataset.cardinality().numpy() == tf.data.INFINITE_CARDINALITY)
         return _run_loops(programs, config, box[0], start, target, infinite, reporter)
     finally:
@@ -54,6 +55,11 @@ def _run_loops(programs, config, iterator, start, target, infinite, reporter):
             last_loss = float(loss)
             if reporter.after_loop(step, last_loss):
                 break
-        if int(ran) < n:
+        if int(ran) < n or _interrupt.requested():
             break
     return last_loss
+
+
+def _after_step(reporter):
+    """The hooked loop's ``after_step``: the reporter's, then a stop on SIGINT / SIGTERM."""
+    return lambda step, loss: reporter.after_loop(step, loss) or _interrupt.requested()

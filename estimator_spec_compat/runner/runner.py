@@ -14,6 +14,7 @@ from estimator_spec_compat.runner import (
     _checkpoint,
     _data,
     _export,
+    _interrupt,
     _predict,
     _training,
     _warm_start,
@@ -232,6 +233,9 @@ class Runner:
         Raises:
           ValueError: for both ``steps`` and ``max_steps``, or non-positive counts.
           TypeError: for a hook with no TF2 callback (the message says how to write one).
+          TrainingInterrupted: on SIGINT or SIGTERM during training (one process, main
+            thread): training stopped after the loop in progress and a checkpoint of
+            that step was saved; a second signal aborts at once (see `_interrupt`).
         """
         _check_positive_or_none("steps", steps)
         _check_positive_or_none("max_steps", max_steps)
@@ -246,13 +250,19 @@ class Runner:
             _LOG.info("Skipping training: global step %d reached max_steps %d.", start, target)
             return self
         saves = Saves(self._save, saving_listeners if self.config.is_chief else ())
-        if not saves.start(start):  # a listener may stop training before it begins
-            hooks = list(hooks or ())
-            args = (self._programs, self.config, dataset, has_labels, hooks, start, target)
-            loss = _training.train(*args, saves.save)
-            self.last_train_loss = self.last_train_loss if loss is None else loss
-        saves.end(int(self._programs.store.global_step.numpy()))
+        with _interrupt.watching(enabled=self.config.num_worker_replicas == 1):
+            if not saves.start(start):  # a listener may stop training before it begins
+                hooks = list(hooks or ())
+                args = (self._programs, self.config, dataset, has_labels, hooks, start, target)
+                loss = _training.train(*args, saves.save)
+                self.last_train_loss = self.last_train_loss if loss is None else loss
+            saves.end(int(self._programs.store.global_step.numpy()))
         self._barrier()  # no worker restores model_dir before the chief's checkpoint is there
+        if _interrupt.received() is not None:  # SIGINT / SIGTERM: stopped after a loop, saved
+            step = int(self._programs.store.global_step.numpy())
+            raise _interrupt.TrainingInterrupted(
+                _interrupt.received(), step, self.latest_checkpoint()
+            )
         return self
 
     def evaluate(self, input_fn, steps=None, hooks=None, checkpoint_path=None, name=None):
