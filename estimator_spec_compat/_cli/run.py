@@ -24,7 +24,7 @@ def run_command(args):
     except ValueError as error:
         raise UsageError(f"--strategy {args.strategy}: {error}") from None
     print(f"strategy: {type(strategy).__name__} ({reason})")
-    config = RunnerConfig(steps_per_loop=args.steps_per_loop) if args.steps_per_loop else None
+    config = RunnerConfig(**_config_args(args))
     runner = Runner(
         model_fn=model_fn,
         model_dir=args.model_dir,
@@ -51,6 +51,12 @@ def run_command(args):
     for name in sorted(metrics):
         print(f"  {name}: {_format_metric(metrics[name])}")
     return 0
+
+
+def _config_args(args):
+    """RunnerConfig's arguments from the command line (only those given: defaults stay)."""
+    names = ("steps_per_loop", "save_checkpoints_steps", "save_checkpoints_secs")
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 def _format_metric(value):

@@ -30,7 +30,7 @@ def train(programs, config, dataset, has_labels, hooks, start, target, save):
     Returns:
       The last step's mean loss, or None if no step ran.
     """
-    reporter = LoopReporter(config, config.model_dir, start, save)
+    reporter = LoopReporter(config, config.model_dir, start, save, target)
     box = [iter(programs.distribute(dataset))]  # the iterator's only owner
     try:
         if hooks or programs.spec_hooks(ModeKeys.TRAIN):
