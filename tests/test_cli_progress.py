@@ -55,7 +55,7 @@ def argv(tmp_path):
 
 
 def _env():
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="default")
 
 
 def _in_pipe(argv, cwd):
@@ -99,9 +99,10 @@ def test_terminal_shows_a_progress_line_redrawn_in_place(argv, tmp_path):
     assert "Saving dict for global step 500" in shown  # other INFO lines stay
 
 
-def test_pipe_gets_estimators_lines(argv, tmp_path):
+def test_pipe_gets_estimators_lines(argv, tmp_path, deprecations):
     out, err = _in_pipe([*argv, "--steps", "300"], tmp_path)
     assert "\x1b[K" not in err and "\r" not in err
+    assert deprecations(err) == []
     lines = [
         line for line in err.splitlines() if line.startswith("INFO:estimator_spec_compat.runner:")
     ]
