@@ -66,6 +66,9 @@ def _dispatch(args):
     except UserCodeError as error:
         print(f"{_PROG} {args.command}: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # outside training (which saves first), or a second Ctrl-C
+        print(f"{_PROG} {args.command}: aborted by Ctrl-C.", file=sys.stderr)
+        return 130
 
 
 def _parser():

@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from estimator_spec_compat import cli
+
 _MODEL = """
 import tensorflow as tf
 
@@ -97,3 +99,16 @@ def test_signal_saves_stops_with_one_line_and_resumes(tmp_path, signal_number, c
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert re.search(rf"^  global_step: {step + 10}$", out, re.MULTILINE), out
+
+
+def test_ctrl_c_outside_training_is_one_line_and_130(tmp_path, monkeypatch, capsys):
+    (tmp_path / "interrupt_model2.py").write_text(
+        _MODEL + "\n\ndef pressed_input_fn(params):\n    raise KeyboardInterrupt\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "interrupt_model2:model_fn", "--input-fn", "interrupt_model2:pressed_input_fn",
+            "--model-dir", str(tmp_path / "model"), "--strategy", "cpu"]  # fmt: skip
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == "estimator-spec-compat run: aborted by Ctrl-C."
+    assert "Traceback" not in err

@@ -14,6 +14,11 @@ does the same for one process:
 - A second signal during that time gets the handling it had before ``train``
   (Python's default: ``KeyboardInterrupt`` at once for SIGINT; SIGTERM ends the
   process).
+- Python runs signal handlers only between its own bytecodes: while a loop's
+  ``tf.function`` call runs (C++), a signal waits until the loop returns, as
+  under Estimator's ``Session.run``; signals that arrive during the same loop
+  count once. So "at once" means after the loop in progress, during the final
+  save, or in Python code between loops.
 - Handlers are installed only in the main thread (the only one Python delivers
   signals to), only over the default handling (a handler of the user's own, or
   an ignored signal, is left alone), and restored when ``train`` returns.
