@@ -6,22 +6,30 @@ Usage::
       [--params '{"hidden": 8}'] [--modes train,eval,infer]
   estimator-spec-compat run my_model.py:model_fn --input-fn my_model.py:input_fn
       --model-dir /tmp/model [--eval-input-fn ...] [--steps 100] [--strategy auto]
+      [--save-checkpoints-steps N | --save-checkpoints-secs S] [--verbosity info] [--quiet]
+
+Logs go to stderr (``--verbosity``, default info: the runner's Estimator-style
+lines every ``log_step_count_steps`` steps); on a terminal, a progress line is
+redrawn in place instead. Results go to stdout.
 
 ``MODULE`` is a dotted module name (importable from the current directory) or a
 path to a ``.py`` file. Exit status: 0 when every mode is OK (``check``) or
 training and evaluation ran (``run``); 1 when a spec has problems or the user's
 code raised; 2 for a command line that cannot be followed (the message says
-what to change).
+what to change); 130 / 143 when ``run`` was stopped by SIGINT / SIGTERM (after
+saving a checkpoint; run again to resume).
 """
 
 import argparse
 import sys
 
+from estimator_spec_compat._cli import logs
 from estimator_spec_compat._cli.check import check_command, check_mode
 from estimator_spec_compat._cli.loading import UsageError, UserCodeError, load_callable
+from estimator_spec_compat._cli.logs import configure_logging
 from estimator_spec_compat._cli.run import run_command
 
-__all__ = ["UsageError", "check_mode", "load_callable", "main"]
+__all__ = ["UsageError", "check_mode", "configure_logging", "load_callable", "main"]
 
 _PROG = "estimator-spec-compat"
 
@@ -37,13 +45,19 @@ def main(argv=None):
       argv: the arguments, without the program name.
 
     Returns:
-      0 (all OK), 1 (problems found, or the user's code raised) or 2 (usage error).
+      0 (all OK), 1 (problems found, or the user's code raised), 2 (usage error),
+      130 / 143 (``run`` stopped by SIGINT / SIGTERM after saving a checkpoint).
     """
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse's own usage errors, --help
         return exit_.code if isinstance(exit_.code, int) else 2
+    with logs.configured(args.verbosity, args.quiet):  # restored: main() may run in-process
+        return _dispatch(args)
+
+
+def _dispatch(args):
     try:
         return args.handler(args)
     except UsageError as error:
@@ -52,15 +66,27 @@ def main(argv=None):
     except UserCodeError as error:
         print(f"{_PROG} {args.command}: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # outside training (which saves first), or a second Ctrl-C
+        print(f"{_PROG} {args.command}: aborted by Ctrl-C.", file=sys.stderr)
+        return 130
 
 
 def _parser():
     parser = argparse.ArgumentParser(
         prog=_PROG, description="Check or run legacy Estimator model_fns."
     )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--verbosity",
+        choices=logs.VERBOSITIES,
+        default="info",
+        help="log level on stderr (default: info)",
+    )
+    common.add_argument("--quiet", action="store_true", help="log errors only; no progress")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check = commands.add_parser(
         "check",
+        parents=[common],
         help="call a model_fn in each mode and validate its specs strictly",
         description="Builds features and labels from the input_fn's first batch in a tf.Graph "
         "(as Estimator does), calls the model_fn in each mode and validates the spec it returns.",
@@ -75,7 +101,9 @@ def _parser():
     check.add_argument("--modes", default="train,eval,infer", help="default: train,eval,infer")
     check.set_defaults(handler=check_command)
 
-    run = commands.add_parser("run", help="train, then evaluate, with the tf.distribute runner")
+    run = commands.add_parser(
+        "run", parents=[common], help="train, then evaluate, with the tf.distribute runner"
+    )
     run.add_argument("model_fn", metavar="MODULE:MODEL_FN")
     run.add_argument("--input-fn", required=True, metavar="MODULE:INPUT_FN")
     run.add_argument(
@@ -91,6 +119,19 @@ def _parser():
     run.add_argument("--train-batch-size", type=_positive_int, metavar="N")
     run.add_argument("--eval-batch-size", type=_positive_int, metavar="N")
     run.add_argument("--steps-per-loop", type=_positive_int, metavar="N")
+    saves = run.add_mutually_exclusive_group()
+    saves.add_argument(
+        "--save-checkpoints-steps",
+        type=_positive_int,
+        metavar="N",
+        help="a checkpoint every N steps (rounded up to --steps-per-loop)",
+    )
+    saves.add_argument(
+        "--save-checkpoints-secs",
+        type=_positive_int,
+        metavar="S",
+        help="a checkpoint every S seconds (the default: 600, as RunConfig)",
+    )
     run.set_defaults(handler=run_command)
     return parser
 

@@ -10,6 +10,9 @@ and, in a world with tensorflow-estimator (TF <= 2.15), with the real Estimator:
 
 The only difference between the two runs is the line that builds ``est`` (see
 ``make_estimator``): ``model_fn`` and ``input_fn`` are the same TF1 code.
+
+The runner's log (Estimator's ``loss = ..., step = ...`` lines; a progress line
+on a terminal) is shown with the command line's setup, ``configure_logging``.
 """
 
 import argparse
@@ -20,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from estimator_spec_compat import HAS_ESTIMATOR, ModeKeys
+from estimator_spec_compat.cli import configure_logging
 from estimator_spec_compat.runner import Runner, RunnerConfig
 from estimator_spec_compat.spec import EstimatorSpec
 
@@ -89,7 +93,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--estimator", action="store_true", help="use tf.estimator.Estimator")
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument(
+        "--verbosity", default="info", choices=("debug", "info", "warning", "error")
+    )
     args = parser.parse_args(argv)
+    configure_logging(args.verbosity)
     if args.estimator and not HAS_ESTIMATOR:
         parser.error("--estimator needs tensorflow-estimator (TF <= 2.15); this world has none.")
     est = make_estimator(args.estimator, tempfile.mkdtemp(prefix="legacy_mlp_"))

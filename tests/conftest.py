@@ -1,6 +1,7 @@
 """Shared test helpers: world markers and running code in a fresh process."""
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -62,3 +63,23 @@ def run_python(code, *, env=None, timeout=600):
 def python_subprocess():
     """The ``run_python`` helper as a fixture."""
     return run_python
+
+
+#: Deprecations removed on other branches (issue 9 point 6); drop them here once merged.
+_REMOVED_ELSEWHERE = ("update_checkpoint_state", "build_tensor_info", "PredictOutput.__init__")
+
+
+def _deprecations(stderr):
+    """Lines of ``stderr`` that report a deprecation (TF's log or Python's warnings)."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if re.search(r"deprecat", line, re.IGNORECASE)
+        and not any(name in line for name in _REMOVED_ELSEWHERE)
+    ]
+
+
+@pytest.fixture
+def deprecations():
+    """``deprecations(stderr)``: the deprecation lines in a subprocess's stderr."""
+    return _deprecations

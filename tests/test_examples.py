@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -10,16 +11,24 @@ import pytest
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
 
-def run_example(name, *args):
+def run_example(name, *args, stderr=None):
+    """Runs an example; returns its stdout (and its stderr into the list ``stderr``)."""
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
         capture_output=True,
         text=True,
         timeout=600,
         # The same import path as this test: the installed package under tox.
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": os.pathsep.join(sys.path)},
+        env={
+            **os.environ,
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONPATH": os.pathsep.join(sys.path),
+            "PYTHONWARNINGS": "default",
+        },
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
+    if stderr is not None:
+        stderr.append(proc.stderr)
     return proc.stdout
 
 
@@ -38,8 +47,11 @@ def test_validate_specs_example_runs():
     assert "Invalid TPUEstimatorSpec: 4 problems." in out
 
 
-def test_legacy_mlp_main_job_trains_and_evaluates():
-    metrics = parse_metrics(run_example("legacy_mlp.py", "--steps", "300"))
+def test_legacy_mlp_main_job_trains_and_evaluates(deprecations):
+    stderr = []
+    metrics = parse_metrics(run_example("legacy_mlp.py", "--steps", "300", stderr=stderr))
+    assert deprecations(stderr[0]) == []  # none triggered by the library
+    assert re.search(r"^INFO:estimator_spec_compat.runner:loss = \S+, step = 300 ", stderr[0], re.M)
     assert metrics["global_step"] == 300
     assert 0.5 < metrics["accuracy"] <= 1.0  # 4 classes: chance is ~0.25
     assert metrics["loss"] < 1.0

@@ -102,6 +102,9 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    thread back to eager execution while it runs; the model_fn is traced into v1
    graphs as before, so v1 shapes, control flow and reference variables are what
    it sees. Tested: the same numbers as without each switch.
+12. **Ctrl-C and preemption** (`_interrupt`, one process): SIGINT / SIGTERM during
+   ``train`` stop it after the loop in progress; the checkpoint of that step is
+   saved and `TrainingInterrupted` raised (a second signal aborts at once).
 
 Known differences from Estimator: hooks need a Session (they are converted,
 see 6); an init_fn gets a Session stand-in (``run`` and ``graph`` only);
@@ -112,8 +115,9 @@ with ``tf.summary``. Untested on hardware: TPUStrategy (the replicated TRAIN
 step traces ``strategy.run`` into a v1 graph, which TPUs were never run with)
 and GPUs (MirroredStrategy is tested over logical CPU devices)."""
 
+from estimator_spec_compat.runner._interrupt import TrainingInterrupted
 from estimator_spec_compat.runner._warm_start import WarmStartSettings
 from estimator_spec_compat.runner.config import RunnerConfig
 from estimator_spec_compat.runner.runner import Runner
 
-__all__ = ["Runner", "RunnerConfig", "WarmStartSettings"]
+__all__ = ["Runner", "RunnerConfig", "TrainingInterrupted", "WarmStartSettings"]

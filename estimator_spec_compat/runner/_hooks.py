@@ -112,8 +112,9 @@ class HookedEvaluation(_Hooked):
 
         self._step = step
 
-    def run(self, iterator, steps):
-        """Evaluates ``steps`` batches (None: to the input's end) or until a hook stops.
+    def run(self, iterator, steps, after_step=None):
+        """Evaluates ``steps`` batches (None: to the input's end) or until a hook stops;
+        ``after_step(batches_done)`` after each (progress).
 
         Returns:
           How many batches were evaluated.
@@ -128,6 +129,8 @@ class HookedEvaluation(_Hooked):
             except tf.errors.OutOfRangeError:
                 break
             done += 1
+            if after_step is not None:
+                after_step(done)
             logs = tf.nest.map_structure(lambda t: t.numpy(), logs)
             if self.callbacks.on_step_end(step, logs):
                 break

@@ -2,6 +2,7 @@
 
 from estimator_spec_compat._compat import tf
 from estimator_spec_compat.runner import _data
+from estimator_spec_compat.runner._progress import Progress, known_batches
 
 
 def run_predict(programs, dataset, predict_keys, single, batch_size=None, hooked=None):
@@ -16,17 +17,20 @@ def run_predict(programs, dataset, predict_keys, single, batch_size=None, hooked
     step = programs.predict_step() if hooked is None else hooked.step
     full = batch_size
     box = [iter(dataset)]  # the iterator's only owner once the loop ends
+    progress = Progress("predict", 0, known_batches(dataset))
     try:
-        for element in box[0]:
+        for done, element in enumerate(box[0], 1):
             rows = int(tf.nest.flatten(element)[0].shape[0])
             if programs.num_replicas > 1 or batch_size:
                 full = full or _round_up(rows, programs.num_replicas)
                 element, rows = _data.pad_batch(element, full)
             with programs.scope():
                 out, logs = step(element)
+            progress.update(done)
             yield from _emit(out, rows, predict_keys, single)
             if hooked is not None and hooked.after_batch(logs):
                 break
+        progress.finish()
         if hooked is not None:  # not after an error or close(), as under Estimator
             hooked.end()
     finally:

@@ -30,6 +30,7 @@ from estimator_spec_compat.runner import _data, _loops, _summaries, _v1_graph
 from estimator_spec_compat.runner._calls import call_model_fn
 from estimator_spec_compat.runner._keras_optimizer import KerasOptimizerSwap
 from estimator_spec_compat.runner._metrics import EvalFunctions
+from estimator_spec_compat.runner._progress import EvalProgress, known_batches
 from estimator_spec_compat.runner._replica_updates import check_updates_use_every_replica
 from estimator_spec_compat.runner._store import VariableStore
 
@@ -343,26 +344,30 @@ class Programs:
             )
         self.store.reset_local_variables()
         box = [iter(self.distribute(dataset))]  # the iterator's only owner
+        progress = EvalProgress(steps or known_batches(dataset))
         try:
             if hooked is None:
-                done = self._eval_loops(self._loops[ModeKeys.EVAL], box[0], steps)
+                done = self._eval_loops(self._loops[ModeKeys.EVAL], box[0], steps, progress)
             else:
-                done = hooked.run(box[0], steps)
+                done = hooked.run(box[0], steps, progress.update)
         finally:
             _data.release_in_background(box)
+        progress.finish()
         if not done:
             raise ValueError("`input_fn` gave no batches to evaluate.")
         results = {k: v.numpy() for k, v in fns.values().items()}
         results["global_step"] = self.store.global_step.numpy()
         return results
 
-    def _eval_loops(self, loop, iterator, steps):
+    def _eval_loops(self, loop, iterator, steps, progress):
         done, per_loop = 0, self._config.steps_per_loop
         while steps is None or done < steps:
             n = per_loop if steps is None else min(per_loop, steps - done)
             with self._scope():
                 ran = int(loop(iterator, tf.constant(n, tf.int64)))
             done += ran
+            if ran:
+                progress.update(done)
             if ran < n:
                 break
         return done

@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from estimator_spec_compat._compat import EventFileWriter, tf
+from estimator_spec_compat.runner._progress import Progress, StepLog
 
 _LOG = logging.getLogger("estimator_spec_compat.runner")
 
@@ -29,15 +30,18 @@ class LoopReporter:
       model_dir: where summaries go.
       start_step: the global step training starts from.
       save: ``save(step)`` writes a checkpoint; returns whether to stop training.
+      target: the global step training stops at, if known (for the progress's ETA).
     """
 
-    def __init__(self, config, model_dir, start_step, save):
+    def __init__(self, config, model_dir, start_step, save, target=None):
         self._config = config
+        self._log = StepLog(config.log_step_count_steps, start_step)
+        self._progress = Progress("train", start_step, target)
         self._model_dir = model_dir
         self._save = save
-        self._last = {"log": start_step, "summary": start_step, "save": start_step}
+        self._last = {"summary": start_step, "save": start_step}
         now = time.perf_counter()
-        self._clock = {"log": now, "summary": now, "save": now}
+        self._clock = {"summary": now, "save": now}
         self._writer = None
 
     def _due(self, what, every, step):
@@ -66,9 +70,8 @@ class LoopReporter:
           True if training should stop (a saving listener asked).
         """
         config = self._config
-        if self._due("log", config.log_step_count_steps, step):
-            rate = self._rate("log", step)
-            _LOG.info("loss = %g, step = %d (%.1f global_step/sec)", loss, step, rate)
+        self._log.after_loop(step, loss)
+        self._progress.update(step, loss)
         if self.summary_due(step):
             rate = self._rate("summary", step)
             if self._writer is None:
@@ -92,7 +95,8 @@ class LoopReporter:
         return False
 
     def close(self):
-        """Flushes and closes the summary writer."""
+        """Ends the progress; flushes and closes the summary writer."""
+        self._progress.finish()
         if self._writer is not None:
             self._writer.close()
 
@@ -103,6 +107,11 @@ def write_eval_summaries(model_dir, name, results):
     Returns:
       The directory written to.
     """
+    _LOG.info(  # Estimator's line (estimator.py, _write_dict_to_summary)
+        "Saving dict for global step %d: %s",
+        int(results["global_step"]),
+        ", ".join(f"{k} = {v}" for k, v in sorted(results.items()) if not isinstance(v, bytes)),
+    )
     directory = os.path.join(model_dir, "eval" if not name else f"eval_{name}")
     writer = tf.summary.create_file_writer(directory)
     step = int(results["global_step"])

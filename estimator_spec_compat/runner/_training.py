@@ -4,11 +4,12 @@ Without hooks, ``steps_per_loop`` steps run per ``tf.function`` call (`_loops`);
 with hooks (``train(hooks=...)``, the spec's training hooks) one step per call
 (`_hooks.HookedTraining`). After each call: a NaN loss or a global step that
 does not move stops training (`_checks.LoopChecks`); then logs, summaries and
-saves when due (`_reporting.LoopReporter`); a saving listener may stop training there.
+saves when due (`_reporting.LoopReporter`); a saving listener may stop training there,
+and so does a SIGINT / SIGTERM received during the loop (`_interrupt`).
 """
 
 from estimator_spec_compat._compat import ModeKeys, tf
-from estimator_spec_compat.runner import _data
+from estimator_spec_compat.runner import _data, _interrupt
 from estimator_spec_compat.runner._checks import LoopChecks
 from estimator_spec_compat.runner._hooks import HookedTraining
 from estimator_spec_compat.runner._reporting import LoopReporter
@@ -31,7 +32,7 @@ def train(programs, config, dataset, has_labels, hooks, start, target, save):
     Returns:
       The last step's mean loss, or None if no step ran.
     """
-    reporter = LoopReporter(config, config.model_dir, start, save)
+    reporter = LoopReporter(config, config.model_dir, start, save, target)
     checks = LoopChecks(config, start)
     box = [iter(programs.distribute(dataset))]  # the iterator's only owner
     try:
@@ -41,7 +42,7 @@ def train(programs, config, dataset, has_labels, hooks, start, target, save):
 
             def after_step(step, loss, summary):
                 checks.after_loop(step, 1, loss)
-                return reporter.after_loop(step, loss, summary)
+                return reporter.after_loop(step, loss, summary) or _interrupt.requested()
 
             return hooked.run(box[0], start, target, after_step, reporter.summary_due)
         infinite = bool(dataset.cardinality().numpy() == tf.data.INFINITE_CARDINALITY)
@@ -64,6 +65,6 @@ def _run_loops(programs, config, iterator, start, target, infinite, reporter, ch
             last_loss = loss
             if reporter.after_loop(step, last_loss, summary):
                 break
-        if ran < n:
+        if ran < n or _interrupt.requested():
             break
     return last_loss

@@ -16,6 +16,7 @@ from estimator_spec_compat.runner import (
     _checkpoint,
     _data,
     _export,
+    _interrupt,
     _lock,
     _predict,
     _training,
@@ -271,6 +272,9 @@ class Runner:
             chief holds a lock on it while training, `_lock`).
           tf.compat.v1.train.NanLossDuringTrainingError: for a NaN loss (unless
             ``RunnerConfig(stop_on_nan_loss=False)``); nothing after that step is saved.
+          TrainingInterrupted: on SIGINT or SIGTERM during training (one process, main
+            thread): training stopped after the loop in progress and a checkpoint of
+            that step was saved; a second signal aborts at once (see `_interrupt`).
         """
         writer = _lock.exclusive_writer if self.config.is_chief else _no_lock
         with writer(self.model_dir):
@@ -290,13 +294,19 @@ class Runner:
             _LOG.info("Skipping training: global step %d reached max_steps %d.", start, target)
             return self
         saves = Saves(self._save, saving_listeners if self.config.is_chief else ())
-        if not saves.start(start):  # a listener may stop training before it begins
-            hooks = list(hooks or ())
-            args = (self._programs, self.config, dataset, has_labels, hooks, start, target)
-            loss = _training.train(*args, saves.save)
-            self.last_train_loss = self.last_train_loss if loss is None else loss
-        saves.end(int(self._programs.store.global_step.numpy()))
+        with _interrupt.watching(enabled=self.config.num_worker_replicas == 1):
+            if not saves.start(start):  # a listener may stop training before it begins
+                hooks = list(hooks or ())
+                args = (self._programs, self.config, dataset, has_labels, hooks, start, target)
+                loss = _training.train(*args, saves.save)
+                self.last_train_loss = self.last_train_loss if loss is None else loss
+            saves.end(int(self._programs.store.global_step.numpy()))
         self._barrier()  # no worker restores model_dir before the chief's checkpoint is there
+        if _interrupt.received() is not None:  # SIGINT / SIGTERM: stopped after a loop, saved
+            step = int(self._programs.store.global_step.numpy())
+            raise _interrupt.TrainingInterrupted(
+                _interrupt.received(), step, self.latest_checkpoint()
+            )
         return self
 
     def evaluate(self, input_fn, steps=None, hooks=None, checkpoint_path=None, name=None):
