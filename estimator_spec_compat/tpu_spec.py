@@ -14,6 +14,7 @@ from estimator_spec_compat import _validation as v
 from estimator_spec_compat._checker import Checker
 from estimator_spec_compat._compat import summary_ops_v2, tf
 from estimator_spec_compat._errors import InvalidSpecError, Problem, short_repr
+from estimator_spec_compat._export_outputs import check_export_outputs
 from estimator_spec_compat._host_fn import call_host_fn, callable_without_arguments, check_host_fn
 from estimator_spec_compat.spec import EstimatorSpec, replace_fields
 
@@ -157,7 +158,7 @@ class TPUEstimatorSpec(_Base):
         loss = v.check_loss(ck, loss, key)
         predictions = v.check_predictions(ck, predictions, key, batch_major=True)
         eval_metrics = check_host_fn(ck, "eval_metrics", eval_metrics)
-        export_outputs = v.check_export_outputs(ck, export_outputs, predictions, key)
+        export_outputs = check_export_outputs(ck, export_outputs, predictions, key)
         scaffold_fn = _check_scaffold_fn(ck, scaffold_fn)
         host_call = check_host_fn(ck, "host_call", host_call)
         training_hooks = v.check_hooks(ck, "training_hooks", training_hooks)

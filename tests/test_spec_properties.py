@@ -524,8 +524,12 @@ def _check_estimator_spec(spec, mode, strict, graph):
     for key, value in spec.eval_metric_ops.items():
         assert isinstance(key, str) or not strict
         if isinstance(value, tuple):
-            assert len(value) == 2 and _is_tensor(value[0])
-            for part in value:
+            # Upstream accepts an Operation as the value and nested tuples of Tensors.
+            assert len(value) == 2
+            for part in tf.nest.flatten(value):
+                if graph is None and part is None:
+                    continue  # eagerly tf.no_op() is None
+                assert (_is_tensor(part) or isinstance(part, tf.Operation)) or not strict
                 _check_graph(part, graph)
         else:  # only eagerly, a Keras metric is kept as it is
             assert graph is None and callable(value.update_state)
