@@ -668,3 +668,17 @@ def test_building_specs_logs_no_deprecation_warning(python_subprocess):
     # process, hence a fresh one).
     out = python_subprocess(_NO_DEPRECATION_SCRIPT)
     assert out.strip().splitlines()[-1] == "CLEAN"
+
+
+def test_tpu_spec_mode_change_by_replace_is_a_strict_rule():
+    # Upstream's TPUEstimatorSpec kept the namedtuple's `_replace`, which allows a new mode.
+    with tf.Graph().as_default():
+        kwargs = dict(mode=EVAL, loss=tf.constant(1.0), train_op=tf.no_op())
+        if _compat.HAS_ESTIMATOR:
+            assert _upstream(TPU)(**kwargs)._replace(mode=TRAIN).mode == TRAIN
+        spec = TPUEstimatorSpec(**kwargs)
+        with pytest.raises(InvalidSpecError, match="Strict rule") as info:
+            spec._replace(mode=TRAIN)
+        assert [p.strict for p in info.value.problems] == [True]
+        with lenient_validation():
+            assert spec._replace(mode=TRAIN).mode == TRAIN
