@@ -59,7 +59,7 @@ class Problem:
     strict: bool = False
 
     def __str__(self):
-        lead = f"{self.upstream} " if self.upstream else ""
+        lead = f"{self.upstream} -- " if self.upstream else ""
         rule = f"{self.rule} {STRICT_MARK}" if self.strict else self.rule
         return f"{lead}`{self.field}` ({self.value}): {rule} Fix: {self.fix}"
 

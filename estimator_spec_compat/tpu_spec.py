@@ -44,7 +44,8 @@ def _check_scaffold_fn(ck, scaffold_fn):
     if scaffold_fn is None:
         return scaffold_fn
     if not callable(scaffold_fn):
-        ck.add(
+        # Upstream never checks it at construction (and skips a falsy one later).
+        ck.add_strict(
             "scaffold_fn",
             scaffold_fn,
             "must be a callable taking no arguments and returning a Scaffold.",
@@ -219,7 +220,8 @@ class TPUEstimatorSpec(_Base):
         hooks = ()
         if self.host_call is not None:
             hooks = (_HostCallHook(call_host_fn("host_call", self.host_call)),)
-        scaffold = self.scaffold_fn() if self.scaffold_fn is not None else None
+        # Upstream: `self.scaffold_fn() if self.scaffold_fn else None`.
+        scaffold = None if v.is_falsy(self.scaffold_fn) else self.scaffold_fn()
         if scaffold is not None and not isinstance(scaffold, tf.compat.v1.train.Scaffold):
             raise InvalidSpecError.from_problems(
                 type(self).__name__,

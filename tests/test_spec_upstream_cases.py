@@ -682,3 +682,16 @@ def test_tpu_spec_mode_change_by_replace_is_a_strict_rule():
         assert [p.strict for p in info.value.problems] == [True]
         with lenient_validation():
             assert spec._replace(mode=TRAIN).mode == TRAIN
+
+
+def test_tpu_spec_scaffold_fn_is_checked_strictly_only():
+    # Upstream's TPUEstimatorSpec takes any scaffold_fn; `as_estimator_spec` skips a falsy one.
+    with tf.Graph().as_default():
+        kwargs = dict(mode=EVAL, loss=tf.constant(1.0), scaffold_fn=[])
+        if _compat.HAS_ESTIMATOR:
+            assert _upstream(TPU)(**kwargs).as_estimator_spec().scaffold is not None
+        with pytest.raises(InvalidSpecError, match=r"`scaffold_fn`.*Strict rule"):
+            TPUEstimatorSpec(**kwargs)
+        with lenient_validation():
+            spec = TPUEstimatorSpec(**kwargs)
+            assert isinstance(spec.as_estimator_spec().scaffold, tf.compat.v1.train.Scaffold)
