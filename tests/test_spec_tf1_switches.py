@@ -22,11 +22,11 @@ _SCRIPT = textwrap.dedent(
 
 
     def metric_fn(labels, logits):
-        return {"mean": tf.compat.v1.metrics.mean(labels + logits)}
+        return {"mean": tf.compat.v1.metrics.mean(tf.reduce_mean(labels) + tf.reduce_mean(logits))}
 
 
     def host_fn(a, b):
-        return [tf.compat.v1.summary.scalar("a", tf.reduce_mean(a + b))]
+        return [tf.compat.v1.summary.scalar("a", tf.reduce_mean(a) + tf.reduce_mean(b))]
 
 
     CASES = {
@@ -68,7 +68,12 @@ _SCRIPT = textwrap.dedent(
             except InvalidSpecError as error:
                 return ["rejected", [(p.field, p.rule, p.upstream) for p in error.problems]]
             shapes = [t.shape.as_list() for t in tf.nest.flatten(spec.predictions)]
-            return ["accepted", shapes, spec.loss.shape.as_list() if spec.loss is not None else None]
+            loss = spec.loss.shape.as_list() if spec.loss is not None else None
+            if not isinstance(spec, TPUEstimatorSpec):
+                return ["accepted", shapes, loss]
+            cpu = spec.as_estimator_spec()
+            metrics = {k: [v[0].shape.as_list()] for k, v in cpu.eval_metric_ops.items()}
+            return ["accepted", shapes, loss, metrics, len(cpu.training_hooks)]
 
 
     def outcomes():
