@@ -17,16 +17,20 @@ _STRICT = contextvars.ContextVar(
 
 _CoreTensor = tf.__internal__.types.Tensor
 
-# Upstream's list of likely causes when a tensor is not from the default graph.
-WRONG_GRAPH_RULE = (
-    "must be from the default graph. Possible causes: 1) it was created outside the context "
-    "of the default graph; 2) the object passed to the spec was not created in the most recent "
-    "call to `model_fn`."
-)
+WRONG_GRAPH_RULE = "must be from the default graph (the graph model_fn is building)."
 WRONG_GRAPH_FIX = (
     "create it inside `model_fn`, on every call, instead of reusing a tensor from an earlier "
     "call or another graph."
 )
+
+
+def wrong_graph_upstream(what, name):
+    """Upstream's message (model_fn.py ``_default_graph_error_message_template``), on one line."""
+    return (
+        f'{what} with "{name}" must be from the default graph. Possible causes of this error '
+        f"include: 1) {what} was created outside the context of the default graph. 2) The object "
+        'passed through to EstimatorSpec was not created in the most recent call to "model_fn".'
+    )
 
 
 @contextlib.contextmanager
@@ -84,25 +88,37 @@ class Checker:
             self._graph = tf.compat.v1.get_default_graph()
         return self._graph
 
-    def add(self, field, value, rule, fix, *, kind="value"):
-        """Records a problem found by a check that upstream makes too."""
-        self.problems.append(Problem(field, short_repr(value), rule, fix, kind))
+    def add(self, field, value, rule, fix, *, kind="value", upstream=""):
+        """Records a problem found by a check that upstream makes too (``upstream``: its message)."""
+        self.problems.append(Problem(field, short_repr(value), rule, fix, kind, upstream))
 
     def add_strict(self, field, value, rule, fix, *, kind="value"):
-        """Records a problem found by a check only this package makes."""
+        """Records a problem found by a check only this package makes (marked so in its message)."""
         if self.strict:
-            self.add(field, value, rule, fix, kind=kind)
+            self.problems.append(Problem(field, short_repr(value), rule, fix, kind, strict=True))
 
-    def check_graph(self, field, value):
-        """Records a problem if ``value`` (Tensor/Operation) is not from the default graph."""
+    def check_graph(self, field, value, what=None, key=None):
+        """Records a problem if ``value`` (Tensor/Operation) is not from the default graph.
+
+        Returns whether ``value`` is from the default graph (True eagerly).
+        ``what`` and ``key`` fill upstream's message (``'{what} with "{key}:
+        {name}" must be from the default graph. ...'``); ``what`` defaults to
+        ``field``.
+        """
         if self.eager:
-            return
+            return True
         try:
             graph = value.graph
         except (AttributeError, RuntimeError):  # an EagerTensor has no graph
             graph = None
-        if graph is not self.graph:
-            self.add(field, value, WRONG_GRAPH_RULE, WRONG_GRAPH_FIX)
+        if graph is self.graph:
+            return True
+        name = getattr(value, "name", None) if graph is not None else None
+        name = value if name is None else name
+        name = name if key is None else f"{key}: {name}"
+        upstream = wrong_graph_upstream(what or field, name)
+        self.add(field, value, WRONG_GRAPH_RULE, WRONG_GRAPH_FIX, upstream=upstream)
+        return False
 
     def raise_if_any(self):
         """Raises `InvalidSpecError` listing every problem, if there are any."""

@@ -71,6 +71,18 @@ def tf_deprecations_silenced():
         _deprecation._PRINT_DEPRECATION_WARNINGS = previous
 
 
+def new_predict_output(outputs):
+    """``PredictOutput(outputs)`` without tensorflow-estimator's deprecation log.
+
+    Importing tensorflow-estimator marks TF's own PredictOutput deprecated in place
+    (its ``estimator_export`` wraps every exported symbol), so building the default
+    ``serving_default`` output logged "PredictOutput.__init__ ... is deprecated" for
+    a spec the user never asked to export.
+    """
+    with tf_deprecations_silenced():
+        return PredictOutput(outputs)
+
+
 def _detect_estimator():
     """Returns ``(model_fn_module, tpu_estimator_module, reason)``.
 

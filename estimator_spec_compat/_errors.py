@@ -11,6 +11,10 @@ _REPR.maxdict = 4
 _REPR.maxtuple = 4
 
 
+#: Marks a problem found by a strict-only rule in its message.
+STRICT_MARK = "(Strict rule: upstream accepted this; `lenient_validation()` turns it off.)"
+
+
 def short_repr(value):
     """A repr of ``value`` short enough for an error message."""
     try:
@@ -18,6 +22,15 @@ def short_repr(value):
     except Exception:  # a broken __repr__ must not hide the real problem
         text = f"<{type(value).__name__} object>"
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def given(value, limit=300):
+    """``str(value)`` as upstream's messages format it (``'... given: {}'.format(value)``), capped."""
+    try:
+        text = str(value)
+    except Exception:  # a broken __str__ must not hide the real problem
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +43,11 @@ class Problem:
       rule: what the field must be.
       fix: how to change the calling code.
       kind: ``"type"`` for a wrong type, ``"value"`` for a wrong value.
+      upstream: tensorflow-estimator 2.15's own message for the same fault
+        (``""`` where upstream accepted the value); it leads the message, so
+        code matching upstream's texts keeps matching.
+      strict: True for a rule of this package only (upstream accepted the
+        value); `lenient_validation()` turns such rules off.
     """
 
     field: str
@@ -37,9 +55,13 @@ class Problem:
     rule: str
     fix: str
     kind: str = "value"
+    upstream: str = ""
+    strict: bool = False
 
     def __str__(self):
-        return f"`{self.field}` ({self.value}): {self.rule} Fix: {self.fix}"
+        lead = f"{self.upstream} -- " if self.upstream else ""
+        rule = f"{self.rule} {STRICT_MARK}" if self.strict else self.rule
+        return f"{lead}`{self.field}` ({self.value}): {rule} Fix: {self.fix}"
 
 
 class InvalidSpecError(TypeError, ValueError):

@@ -33,12 +33,18 @@ def _check_positional(ck, name, fn, params, count):
     names = [p.name for p in positional] + (["*" + "args"] if varargs else [])
     rule = f"{_name(fn)} takes positional arguments {names}"
     rule += f" and requires keyword-only {kwonly}" if kwonly else ""
-    ck.add(
-        f"{name}[1]",
-        count,
-        f"the number of tensors must match the function's arguments: {rule}; got {count} tensors.",
-        f"pass one tensor per argument of {_name(fn)}, in order, or a dict of keyword tensors.",
+    rule = (
+        f"the number of tensors must match the function's arguments: {rule}; got {count} tensors."
     )
+    fix = f"pass one tensor per argument of {_name(fn)}, in order, or a dict of keyword tensors."
+    if varargs or count == len(positional):  # upstream compares the count with every name
+        ck.add_strict(f"{name}[1]", count, rule, fix)
+        return
+    upstream = (
+        f"In TPUEstimatorSpec.{name}, length of tensors {count} does not match method args of "
+        f"the function, which takes {len(positional)}."
+    )
+    ck.add(f"{name}[1]", count, rule, fix, upstream=upstream)
 
 
 def _check_keywords(ck, name, fn, params, keys):
@@ -82,17 +88,28 @@ def check_host_fn(ck, name, value):
     if value is None:
         return value
     if not isinstance(value, (tuple, list)) or len(value) != 2:
+        is_sequence = isinstance(value, (tuple, list))
         ck.add(
             name,
             value,
             "must be a (fn, tensors) pair.",
             f"pass `{name}=(fn, [tensor, ...])` or `(fn, {{'arg': tensor}})`.",
             kind="type",
+            upstream=f"{name} should have two elements."
+            if is_sequence
+            else f"{name} should be tuple or list",
         )
         return value
     fn, tensors = value
     if not callable(fn):
-        ck.add(f"{name}[0]", fn, "must be callable.", "pass the function itself.", kind="type")
+        ck.add(
+            f"{name}[0]",
+            fn,
+            "must be callable.",
+            "pass the function itself.",
+            kind="type",
+            upstream=f"{name}[0] should be callable.",
+        )
     if not isinstance(tensors, (tuple, list, dict)):
         ck.add(
             f"{name}[1]",
@@ -100,6 +117,7 @@ def check_host_fn(ck, name, value):
             "must be a list/tuple (positional arguments) or dict (keyword arguments) of Tensors.",
             "wrap the tensors in a list or dict.",
             kind="type",
+            upstream=f"{name}[1] should be tuple or list, or dict.",
         )
         return value
     signature = _signature(fn) if callable(fn) else None

@@ -5,20 +5,15 @@ raises for bad input) and returns the normalised value, following upstream's
 normalisations (``model_fn.py`` of tensorflow-estimator 2.15.0).
 """
 
+import warnings
+
 from estimator_spec_compat._checker import is_tensor
-from estimator_spec_compat._compat import (
-    ExportOutput,
-    ModeKeys,
-    PredictOutput,
-    in_function_graph,
-    tf,
-)
+from estimator_spec_compat._compat import ModeKeys, tf
+from estimator_spec_compat._errors import given
 
 MODES = (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT)
-DEFAULT_SIGNATURE = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 _Scaffold = tf.compat.v1.train.Scaffold
 _SessionRunHook = tf.compat.v1.train.SessionRunHook
-_PAIR_FIX = "return the (value, update_op) pair a tf.compat.v1.metrics function returned."
 _MODE_FIX = (
     "pass one of tf.estimator.ModeKeys.TRAIN/EVAL/PREDICT, e.g. the `mode` model_fn received."
 )
@@ -41,8 +36,11 @@ def check_mode(ck, mode):
 
 
 def _compares_with_str(value):
+    """Whether ``if mode == ModeKeys.X:`` works, as upstream's checks evaluate it."""
     try:
-        return isinstance(value == ModeKeys.TRAIN, bool)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NumPy warns on the truth of an empty array
+            return all(isinstance(bool(value == key), bool) for key in MODES)
     except Exception:  # TF and NumPy raise assorted types here
         return False
 
@@ -59,7 +57,13 @@ def check_loss(ck, loss, mode):
     """Loss: required in TRAIN and EVAL; a floating Tensor with one element."""
     if loss is None:
         if mode in (ModeKeys.TRAIN, ModeKeys.EVAL):
-            ck.add("loss", loss, f"is required in mode {mode!r}.", "return the scalar loss Tensor.")
+            ck.add(
+                "loss",
+                loss,
+                f"is required in mode {mode!r}.",
+                "return the scalar loss Tensor.",
+                upstream="Missing loss.",
+            )
         return loss
     if not is_tensor(loss):
         ck.add(
@@ -69,6 +73,7 @@ def check_loss(ck, loss, mode):
             "return a scalar Tensor, e.g. `tf.compat.v1.losses.mean_squared_error(...)`; "
             "a Python or NumPy number cannot be trained.",
             kind="type",
+            upstream=f"loss must be Tensor, given: {given(loss)}",
         )
         return loss
     if not loss.dtype.is_floating:
@@ -86,6 +91,7 @@ def check_loss(ck, loss, mode):
             loss,
             f"must be scalar (or shape [1]), given shape {shape}.",
             "reduce it, e.g. `tf.reduce_mean(loss)`.",
+            upstream=f"Loss must be scalar, given: {given(loss)}",
         )
         return loss
     ck.check_graph("loss", loss)
@@ -103,6 +109,7 @@ def check_train_op(ck, train_op, mode):
                 train_op,
                 "is required in mode 'train'.",
                 "return `optimizer.minimize(loss, global_step=...)` as `train_op`.",
+                upstream="Missing train_op.",
             )
         return train_op
     if not isinstance(train_op, tf.Operation) and not is_tensor(train_op):
@@ -112,6 +119,7 @@ def check_train_op(ck, train_op, mode):
             "must be an Operation, Tensor or Variable.",
             "pass the op returned by `optimizer.minimize(...)` (or `tf.group(...)`).",
             kind="type",
+            upstream=f"train_op must be Operation or Tensor, given: {given(train_op)}",
         )
         return train_op
     if isinstance(train_op, tf.Variable):
@@ -128,11 +136,12 @@ def check_train_op(ck, train_op, mode):
     return train_op
 
 
-def _check_tensor(ck, field, value, fix):
+def _check_tensor(ck, field, value, fix, *, upstream_field, key=None):
     if not is_tensor(value):
-        ck.add(field, value, "must be a Tensor.", fix, kind="type")
+        upstream = f"{upstream_field} must be Tensor, given: {given(value)}"
+        ck.add(field, value, "must be a Tensor.", fix, kind="type", upstream=upstream)
         return False
-    ck.check_graph(field, value)
+    ck.check_graph(field, value, "prediction values", key)
     return True
 
 
@@ -145,6 +154,7 @@ def check_predictions(ck, predictions, mode, *, batch_major=False):
                 predictions,
                 "is required in mode 'infer'.",
                 "return a Tensor or a dict of Tensors as `predictions`.",
+                upstream="Missing predictions.",
             )
         return {}
     fix = "convert it with `tf.convert_to_tensor` inside model_fn (NumPy values are rejected)."
@@ -154,13 +164,13 @@ def check_predictions(ck, predictions, mode, *, batch_major=False):
             field = f"predictions[{key!r}]"
             if not isinstance(key, str):
                 ck.add_strict(field, key, "keys must be strings.", "use a string key.", kind="type")
-            if _check_tensor(ck, field, value, fix):
+            if _check_tensor(ck, field, value, fix, upstream_field=f"predictions[{key}]", key=key):
                 tensors.append((field, value))
         predictions = dict(predictions)
     else:
         tensors = (
             [("predictions", predictions)]
-            if _check_tensor(ck, "predictions", predictions, fix)
+            if _check_tensor(ck, "predictions", predictions, fix, upstream_field="predictions")
             else []
         )
     if batch_major and mode == ModeKeys.PREDICT:
@@ -187,8 +197,12 @@ def check_batch_major(ck, field_name, named_tensors, why):
                 f"must be batch-major (rank >= 1): {why}.",
                 "pass a per-example tensor, or `tf.reshape(x, [1])` / `tf.tile` a scalar.",
             )
-        elif rank is not None and tensor.shape[0] is not None:
-            leading.setdefault(tensor.shape[0], field)
+        elif rank is not None:
+            # An int under either TensorShape behaviour (`disable_v2_tensorshape()`
+            # makes `shape[0]` an unhashable Dimension).
+            size = tf.compat.dimension_value(tensor.shape[0])
+            if size is not None:
+                leading.setdefault(size, field)
     if len(leading) > 1:
         sizes = ", ".join(f"{field}: {size}" for size, field in leading.items())
         ck.add_strict(
@@ -199,178 +213,33 @@ def check_batch_major(ck, field_name, named_tensors, why):
         )
 
 
-def _is_keras_metric(value):
-    return (
-        not isinstance(value, tuple)
-        and callable(getattr(value, "update_state", None))
-        and callable(getattr(value, "result", None))
-    )
-
-
-def _check_keras_metric(ck, field, metric, in_v1_graph):
-    if not in_v1_graph:
-        # Eagerly and in tf.function a Keras metric is stateful and needs no update op.
-        return metric
-    updates = getattr(metric, "updates", None)
-    if not updates:
-        ck.add(
-            field,
-            metric,
-            "is a Keras metric with no update op in this graph.",
-            f"call `update_state(...)` on the {getattr(metric, 'name', '')!r} metric inside model_fn.",
-        )
-        return metric
-    for var in metric.variables:
-        for collection in (
-            tf.compat.v1.GraphKeys.LOCAL_VARIABLES,
-            tf.compat.v1.GraphKeys.METRIC_VARIABLES,
-        ):
-            if var not in tf.compat.v1.get_collection(collection):
-                tf.compat.v1.add_to_collection(collection, var)
-    return (metric.result(), updates[0])
-
-
-def _check_metric_pair(ck, field, pair):
-    # Upstream checks the elements only through their graphs, so never eagerly;
-    # eagerly `tf.no_op()` is None, a fine update_op.
-    add = ck.add if not ck.eager else ck.add_strict
-    metric_value, update_op = pair
-    if is_tensor(metric_value):
-        ck.check_graph(f"{field}[0]", metric_value)
-    else:
-        add(
-            f"{field}[0]",
-            metric_value,
-            "the metric value must be a Tensor.",
-            _PAIR_FIX,
-            kind="type",
-        )
-    if isinstance(update_op, tf.Operation) or is_tensor(update_op):
-        ck.check_graph(f"{field}[1]", update_op)
-    elif not (update_op is None and ck.eager):
-        add(
-            f"{field}[1]",
-            update_op,
-            "the update_op must be an Operation or Tensor.",
-            _PAIR_FIX,
-            kind="type",
-        )
-
-
-def check_eval_metric_ops(ck, eval_metric_ops):
-    """A dict of string -> (value, update_op) tuple or Keras Metric object."""
-    if eval_metric_ops is None:
-        return {}
-    if not isinstance(eval_metric_ops, dict):
-        ck.add(
-            "eval_metric_ops",
-            eval_metric_ops,
-            "must be a dict of name -> (value, update_op) or Keras Metric.",
-            "return a dict, e.g. `{'accuracy': tf.compat.v1.metrics.accuracy(labels, preds)}`.",
-            kind="type",
-        )
-        return eval_metric_ops
-    in_v1_graph = not ck.eager and not in_function_graph(ck.graph)
-    result = {}
-    for key, value in eval_metric_ops.items():
-        field = f"eval_metric_ops[{key!r}]"
-        if not isinstance(key, str):
-            ck.add_strict(
-                field, key, "keys must be strings.", "use a string metric name.", kind="type"
-            )
-        if _is_keras_metric(value):
-            result[key] = _check_keras_metric(ck, field, value, in_v1_graph)
-            continue
-        if not isinstance(value, tuple) or len(value) != 2:
-            ck.add(
-                field,
-                value,
-                "must be a (metric_value, update_op) tuple or a Keras Metric.",
-                "return the pair a tf.compat.v1.metrics function returns (a tuple, not a list).",
-                kind="type",
-            )
-        else:
-            _check_metric_pair(ck, field, value)
-        result[key] = value
-    return result
-
-
-def check_export_outputs(ck, export_outputs, predictions, mode):
-    """Checked in every mode; in PREDICT completed with upstream's defaults."""
-    if export_outputs is None:
-        if mode != ModeKeys.PREDICT or ck.problems:
-            return export_outputs
-        try:
-            return {DEFAULT_SIGNATURE: PredictOutput(predictions)}
-        except (TypeError, ValueError) as error:
-            ck.add(
-                "predictions", predictions, f"cannot be exported: {error}", "fix the predictions."
-            )
-            return export_outputs
-    add = ck.add if mode == ModeKeys.PREDICT else ck.add_strict
-    if not isinstance(export_outputs, dict):
-        add(
-            "export_outputs",
-            export_outputs,
-            "must be a dict of signature name -> ExportOutput.",
-            "e.g. `{'serving_default': tf.estimator.export.PredictOutput(predictions)}`.",
-            kind="type",
-        )
-        return export_outputs
-    for key, value in export_outputs.items():
-        field = f"export_outputs[{key!r}]"
-        if not isinstance(key, str):
-            ck.add_strict(
-                field, key, "keys must be strings.", "use a string signature name.", kind="type"
-            )
-        if not isinstance(value, ExportOutput):
-            add(
-                field,
-                value,
-                "must be an ExportOutput (PredictOutput, ClassificationOutput, RegressionOutput).",
-                "wrap the tensors, e.g. `tf.estimator.export.PredictOutput({'y': y})`.",
-                kind="type",
-            )
-    if not export_outputs and mode == ModeKeys.PREDICT:
-        ck.add_strict(
-            "export_outputs",
-            export_outputs,
-            "is empty, so an export would have no serving signature.",
-            "leave it out (None gives a default PredictOutput of the predictions) or add outputs.",
-        )
-    if len(export_outputs) > 1 and DEFAULT_SIGNATURE not in export_outputs:
-        add(
-            "export_outputs",
-            sorted(map(str, export_outputs)),
-            f"several outputs were given but none is the default {DEFAULT_SIGNATURE!r}.",
-            f"name one of them {DEFAULT_SIGNATURE!r} "
-            "(tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY).",
-        )
-    if mode == ModeKeys.PREDICT and len(export_outputs) == 1:
-        ((key, value),) = export_outputs.items()
-        if key != DEFAULT_SIGNATURE:
-            export_outputs = {key: value, DEFAULT_SIGNATURE: value}
-    return export_outputs
-
-
 def check_hooks(ck, field, hooks):
     """An iterable of SessionRunHook, normalised to a tuple."""
-    if hooks is None or (not ck.strict and is_falsy(hooks)):
-        return ()  # upstream: `tuple(hooks or [])`
+    if hooks is None:
+        return ()
+    if is_falsy(hooks) and not isinstance(hooks, (list, tuple)):
+        # Upstream takes `tuple(hooks or [])`: any falsy value ('', 0, False) is no hooks.
+        ck.add_strict(field, hooks, "must be an iterable of SessionRunHook.", "pass `[]` or None.")
+        return ()
     if isinstance(hooks, (_SessionRunHook, str, bytes)) or is_tensor(hooks):
         ck.add(
-            field, hooks, "must be an iterable of SessionRunHook.", "wrap it in a list: `[hook]`."
+            field,
+            hooks,
+            "must be an iterable of SessionRunHook.",
+            "wrap it in a list: `[hook]`.",
+            upstream=_upstream_hooks_message(hooks),
         )
         return ()
     try:
         hooks = tuple(hooks)
-    except Exception:  # not iterable, or iterating itself fails
+    except Exception as error:  # not iterable, or iterating itself fails
         ck.add(
             field,
             hooks,
             "must be an iterable of SessionRunHook.",
             "pass a list of hooks.",
             kind="type",
+            upstream=given(error),
         )
         return ()
     for index, hook in enumerate(hooks):
@@ -381,22 +250,37 @@ def check_hooks(ck, field, hooks):
                 "must be a tf.compat.v1.train.SessionRunHook.",
                 "subclass SessionRunHook, or pass the hook to the training loop instead.",
                 kind="type",
+                upstream=f"All hooks must be SessionRunHook instances, given: {given(hook)}",
             )
     return hooks
+
+
+def _upstream_hooks_message(hooks):
+    """What upstream's ``tuple(hooks or [])`` and its loop said of a non-list ``hooks``."""
+    if isinstance(hooks, (str, bytes)):  # iterated: its first element is no hook
+        return f"All hooks must be SessionRunHook instances, given: {given(hooks[0])}"
+    if isinstance(hooks, _SessionRunHook):
+        return f"'{type(hooks).__name__}' object is not iterable"
+    return ""  # a tensor: upstream's error depends on the context
 
 
 def check_scaffold(ck, scaffold):
     """A Scaffold; None becomes a default Scaffold()."""
     if scaffold is None:
         return _Scaffold()
-    if not isinstance(scaffold, _Scaffold):
-        if not ck.strict and is_falsy(scaffold):
-            return _Scaffold()  # upstream: `scaffold or Scaffold()`
-        ck.add(
-            "scaffold",
-            scaffold,
-            "must be a tf.compat.v1.train.Scaffold or None.",
-            "pass `tf.compat.v1.train.Scaffold(...)` or leave it out.",
-            kind="type",
-        )
+    if isinstance(scaffold, _Scaffold):
+        return scaffold
+    rule = "must be a tf.compat.v1.train.Scaffold or None."
+    fix = "pass `tf.compat.v1.train.Scaffold(...)` or leave it out."
+    if is_falsy(scaffold):  # upstream: `scaffold or Scaffold()`
+        ck.add_strict("scaffold", scaffold, rule, fix, kind="type")
+        return _Scaffold() if not ck.strict else scaffold
+    ck.add(
+        "scaffold",
+        scaffold,
+        rule,
+        fix,
+        kind="type",
+        upstream=f"scaffold must be tf.train.Scaffold. Given: {given(scaffold)}",
+    )
     return scaffold

@@ -9,8 +9,10 @@ import collections
 
 from estimator_spec_compat import _compat
 from estimator_spec_compat import _validation as v
-from estimator_spec_compat._checker import Checker
+from estimator_spec_compat._checker import Checker, is_strict
 from estimator_spec_compat._errors import InvalidSpecError, Problem, short_repr
+from estimator_spec_compat._eval_metric_ops import check_eval_metric_ops
+from estimator_spec_compat._export_outputs import check_export_outputs
 
 ESTIMATOR_SPEC_FIELDS = (
     "mode",
@@ -39,24 +41,30 @@ def _same_mode(new, old):
 
 
 def replace_fields(spec, kwds):
-    """``_replace`` for both spec classes: keeps the subclass, refuses a new mode, validates."""
-    if "mode" in kwds and not _same_mode(kwds["mode"], spec.mode):
-        raise InvalidSpecError.from_problems(
-            type(spec).__name__,
-            [
-                Problem(
-                    "mode",
-                    short_repr(kwds["mode"]),
-                    f"cannot be changed by `_replace` (the spec is for mode {spec.mode!r}).",
-                    "build a new spec for the other mode.",
-                )
-            ],
+    """``_replace`` for both spec classes: keeps the subclass, refuses a new mode, validates.
+
+    Upstream's EstimatorSpec refuses a new mode; its TPUEstimatorSpec kept the
+    namedtuple's ``_replace``, which allows one, so for it the refusal is a
+    strict rule.
+    """
+    name = type(spec).__name__
+    refuse = isinstance(spec, EstimatorSpec) or is_strict()
+    if "mode" in kwds and not _same_mode(kwds["mode"], spec.mode) and refuse:
+        upstream = isinstance(spec, EstimatorSpec)
+        problem = Problem(
+            "mode",
+            short_repr(kwds["mode"]),
+            f"cannot be changed by `_replace` (the spec is for mode {spec.mode!r}).",
+            "build a new spec for the other mode.",
+            upstream=f"mode of {name} cannot be changed." if upstream else "",
+            strict=not upstream,
         )
+        raise InvalidSpecError.from_problems(name, [problem])
     unknown = set(kwds) - set(spec._fields)
     if unknown:
         raise TypeError(
             f"`_replace` got unknown field names {sorted(unknown)}; "
-            f"{type(spec).__name__} has fields {list(spec._fields)}."
+            f"{name} has fields {list(spec._fields)}."
         )
     fields = spec._asdict()
     fields.update(kwds)
@@ -108,8 +116,8 @@ class EstimatorSpec(_Base):
         train_op = v.check_train_op(ck, train_op, key)
         loss = v.check_loss(ck, loss, key)
         predictions = v.check_predictions(ck, predictions, key)
-        eval_metric_ops = v.check_eval_metric_ops(ck, eval_metric_ops)
-        export_outputs = v.check_export_outputs(ck, export_outputs, predictions, key)
+        eval_metric_ops = check_eval_metric_ops(ck, eval_metric_ops)
+        export_outputs = check_export_outputs(ck, export_outputs, predictions, key)
         training_chief_hooks = v.check_hooks(ck, "training_chief_hooks", training_chief_hooks)
         training_hooks = v.check_hooks(ck, "training_hooks", training_hooks)
         evaluation_hooks = v.check_hooks(ck, "evaluation_hooks", evaluation_hooks)

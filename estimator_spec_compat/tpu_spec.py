@@ -14,6 +14,7 @@ from estimator_spec_compat import _validation as v
 from estimator_spec_compat._checker import Checker
 from estimator_spec_compat._compat import summary_ops_v2, tf
 from estimator_spec_compat._errors import InvalidSpecError, Problem, short_repr
+from estimator_spec_compat._export_outputs import check_export_outputs
 from estimator_spec_compat._host_fn import call_host_fn, callable_without_arguments, check_host_fn
 from estimator_spec_compat.spec import EstimatorSpec, replace_fields
 
@@ -43,7 +44,8 @@ def _check_scaffold_fn(ck, scaffold_fn):
     if scaffold_fn is None:
         return scaffold_fn
     if not callable(scaffold_fn):
-        ck.add(
+        # Upstream never checks it at construction (and skips a falsy one later).
+        ck.add_strict(
             "scaffold_fn",
             scaffold_fn,
             "must be a callable taking no arguments and returning a Scaffold.",
@@ -157,7 +159,7 @@ class TPUEstimatorSpec(_Base):
         loss = v.check_loss(ck, loss, key)
         predictions = v.check_predictions(ck, predictions, key, batch_major=True)
         eval_metrics = check_host_fn(ck, "eval_metrics", eval_metrics)
-        export_outputs = v.check_export_outputs(ck, export_outputs, predictions, key)
+        export_outputs = check_export_outputs(ck, export_outputs, predictions, key)
         scaffold_fn = _check_scaffold_fn(ck, scaffold_fn)
         host_call = check_host_fn(ck, "host_call", host_call)
         training_hooks = v.check_hooks(ck, "training_hooks", training_hooks)
@@ -218,7 +220,8 @@ class TPUEstimatorSpec(_Base):
         hooks = ()
         if self.host_call is not None:
             hooks = (_HostCallHook(call_host_fn("host_call", self.host_call)),)
-        scaffold = self.scaffold_fn() if self.scaffold_fn is not None else None
+        # Upstream: `self.scaffold_fn() if self.scaffold_fn else None`.
+        scaffold = None if v.is_falsy(self.scaffold_fn) else self.scaffold_fn()
         if scaffold is not None and not isinstance(scaffold, tf.compat.v1.train.Scaffold):
             raise InvalidSpecError.from_problems(
                 type(self).__name__,

@@ -65,18 +65,9 @@ def python_subprocess():
     return run_python
 
 
-#: Deprecations removed on other branches (issue 9 point 6); drop them here once merged.
-_REMOVED_ELSEWHERE = ("update_checkpoint_state", "build_tensor_info", "PredictOutput.__init__")
-
-
 def _deprecations(stderr):
     """Lines of ``stderr`` that report a deprecation (TF's log or Python's warnings)."""
-    return [
-        line
-        for line in stderr.splitlines()
-        if re.search(r"deprecat", line, re.IGNORECASE)
-        and not any(name in line for name in _REMOVED_ELSEWHERE)
-    ]
+    return [line for line in stderr.splitlines() if re.search(r"deprecat", line, re.IGNORECASE)]
 
 
 @pytest.fixture

@@ -524,15 +524,20 @@ def _check_estimator_spec(spec, mode, strict, graph):
     for key, value in spec.eval_metric_ops.items():
         assert isinstance(key, str) or not strict
         if isinstance(value, tuple):
-            assert len(value) == 2 and _is_tensor(value[0])
-            for part in value:
+            # Upstream accepts an Operation as the value and nested tuples of Tensors.
+            assert len(value) == 2
+            for part in tf.nest.flatten(value):
+                if graph is None and part is None:
+                    continue  # eagerly tf.no_op() is None
+                assert (_is_tensor(part) or isinstance(part, tf.Operation)) or not strict
                 _check_graph(part, graph)
         else:  # only eagerly, a Keras metric is kept as it is
             assert graph is None and callable(value.update_state)
 
 
 def _check_tpu_spec(spec, mode, strict, graph):
-    assert spec.scaffold_fn is None or callable(spec.scaffold_fn)
+    # Upstream never checks scaffold_fn at construction: lenient keeps any value.
+    assert spec.scaffold_fn is None or callable(spec.scaffold_fn) or not strict
     for pair in (spec.eval_metrics, spec.host_call):
         if pair is None:
             continue
@@ -771,6 +776,32 @@ def test_lenient_estimator_spec_accepts_exactly_what_upstream_accepts(graph_mode
             ours = _outcome(lambda: EstimatorSpec(mode, **ours_kwargs), InvalidSpecError)
     event(f"upstream {theirs.split(' ')[0]}")
     assert ours.split(" ")[0] == theirs.split(" ")[0], f"ours {ours}; upstream {theirs}"
+
+
+@pytest.mark.estimator_world
+@pytest.mark.parametrize("graph_mode", _EXECUTION)
+@settings(_SETTINGS, max_examples=150)
+@given(data=st.data())
+def test_lenient_tpu_estimator_spec_accepts_what_upstream_accepts(graph_mode, data):
+    """Every TPUEstimatorSpec upstream builds, `lenient_validation()` builds too.
+
+    One direction only: this package checks the ``(fn, tensors)`` arity against the
+    real signature (defaults respected), so it accepts some pairs upstream refused.
+    """
+    mode_recipe = data.draw(_ANY_MODE, label="mode")
+    recipes = _draw_fields(data, TPUEstimatorSpec)
+    with tf.Graph().as_default() if graph_mode else contextlib.nullcontext():
+        ours_kwargs = {field: recipe.build(graph_mode) for field, recipe in recipes.items()}
+        theirs_kwargs = {field: recipe.build(graph_mode) for field, recipe in recipes.items()}
+        mode = mode_recipe.build(graph_mode)
+        theirs = _outcome(
+            lambda: _compat.UPSTREAM_TPU_ESTIMATOR_SPEC(mode, **theirs_kwargs), Exception
+        )
+        with lenient_validation():
+            ours = _outcome(lambda: TPUEstimatorSpec(mode, **ours_kwargs), InvalidSpecError)
+    event(f"upstream {theirs.split(' ')[0]}")
+    if theirs == "accepted":
+        assert ours == "accepted", f"ours {ours}; upstream {theirs}"
 
 
 _L1 = (

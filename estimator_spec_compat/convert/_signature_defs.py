@@ -10,7 +10,7 @@ import collections
 
 from estimator_spec_compat._compat import (
     ExportOutput,
-    PredictOutput,
+    new_predict_output,
     tf,
     tf_deprecations_silenced,
 )
@@ -50,7 +50,7 @@ def export_outputs_of(spec_or_outputs):
         outputs = spec_or_outputs.export_outputs
         predictions = getattr(spec_or_outputs, "predictions", None)
         if outputs is None:
-            outputs = {_DEFAULT_KEY: PredictOutput(predictions)}
+            outputs = {_DEFAULT_KEY: new_predict_output(predictions)}
     else:
         raise TypeError(
             f"`model_call` returned {short_repr(spec_or_outputs)}; it must return a spec with "

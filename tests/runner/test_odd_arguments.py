@@ -202,12 +202,9 @@ for line in log.getvalue().splitlines():
         print("LOG", line)
 """
 
-#: Fixed on another branch (issue 9 point 6: the spec layer's own PredictOutput call).
-_ELSEWHERE = ("_validation.py",)
-
 
 def test_train_and_export_log_no_deprecation(python_subprocess, load_models_code):
     """A fresh process: TF logs each deprecated call once per process."""
     out = python_subprocess(_NO_DEPRECATIONS.format(load_models=load_models_code))
     found = [line for line in out.splitlines() if line.startswith(("WARNING", "LOG"))]
-    assert [line for line in found if not any(f in line for f in _ELSEWHERE)] == []
+    assert found == []
