@@ -269,3 +269,26 @@ from tensorflow.core.protobuf import saved_model_pb2 as _saved_model_pb2  # noqa
 
 #: The SavedModel proto (``saved_model.pb``), for ``as_text`` exports.
 SavedModelProto = _saved_model_pb2.SavedModel
+
+
+# --- runner: partitioned variables ---
+# TF1's partitioned variables (``get_variable(partitioner=...)``) record where each
+# part lies in the whole on the part itself (``_save_slice_info``, a public
+# ``tf.Variable.SaveSliceInfo``; set by ``variable_scope`` and by v1 slot creation),
+# which is what TF1's Saver read to write one slice per part under the full name.
+# No public API reads or sets it (TF 2.15.1 and 2.21.0 both keep these names).
+from tensorflow.python.training import slot_creator as _slot_creator  # noqa: E402
+
+
+def save_slice_info(variable):
+    """The ``tf.Variable.SaveSliceInfo`` of a part of a partitioned variable, or None."""
+    return getattr(variable, "_save_slice_info", None)
+
+
+def set_save_slice_info(variable, info):
+    """Records ``info`` as ``variable``'s slice (each component of a distributed one)."""
+    variable._set_save_slice_info(info)
+
+
+#: The module whose ``_create_slot_var`` gives v1 slots their primary's slice.
+SLOT_CREATOR = _slot_creator

@@ -35,6 +35,7 @@ from estimator_spec_compat._compat import (
     first_variable_creator_scope,
     tf,
 )
+from estimator_spec_compat.runner import _partitions
 
 _GRAPH_KEYS = tf.compat.v1.GraphKeys
 _V1_KWARGS = (
@@ -81,7 +82,7 @@ class VariableStore:
         self._bases = set()  # name scopes model_fn was called in (while/, replica_1/ ...)
         self._record = None
         self._use_copies = False
-        #: name -> (checkpoint file, tensor name) from init_from_checkpoint calls.
+        #: name -> (checkpoint file, tensor name, slice spec) from init_from_checkpoint calls.
         self.warm_starts = {}
         self._copies = {}  # name -> _Entry of a plain copy (EVAL/PREDICT under replicas)
         self._seen = weakref.WeakKeyDictionary()  # graph -> {name: count}, for name_1 ...
@@ -111,7 +112,7 @@ class VariableStore:
         self._open, self._record = allow_creation, record
         self._bases = set()
         try:
-            with first_variable_creator_scope(self._creator):
+            with first_variable_creator_scope(self._creator), _partitions.partitioned_slots():
                 yield
         finally:
             self._open, self._record = previous
@@ -231,20 +232,17 @@ class VariableStore:
             op = getattr(getattr(variable, "_initial_value", None), "op", None)
             if op is None or op.type != "RestoreV2":
                 continue
-            ckpt, tensor, slice_spec = (_first_text(t) for t in op.inputs[:3])
-            if slice_spec:
-                raise ValueError(
-                    f"init_from_checkpoint maps a partitioned tensor ({tensor!r}, slice "
-                    f"{slice_spec!r}) onto `{name}`; the runner restores whole tensors only."
-                )
-            self.warm_starts[name] = (ckpt, tensor)
+            self.warm_starts[name] = tuple(_first_text(t) for t in op.inputs[:3])
             variable._initial_value = variable._initializer_op = None  # drop the graph ops
 
     def apply_warm_starts(self, names):
-        """Assigns the ``init_from_checkpoint`` values of ``names`` (a fresh model_dir)."""
+        """Assigns the ``init_from_checkpoint`` values of ``names`` (a fresh model_dir): each
+        variable's restore as TF1 ran it (a part reads its slice of the full tensor)."""
         for name in sorted(set(names) & set(self.warm_starts)):
-            ckpt, tensor = self.warm_starts[name]
-            self._entries[name].variable.assign(tf.train.load_checkpoint(ckpt).get_tensor(tensor))
+            ckpt, tensor, slice_spec = self.warm_starts[name]
+            variable = self._entries[name].variable
+            (value,) = _partitions.read(ckpt, [(tensor, slice_spec, variable.dtype)])
+            variable.assign(value)
 
     @property
     def variables(self):
