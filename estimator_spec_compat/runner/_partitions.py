@@ -20,6 +20,7 @@ import contextlib
 import numpy as np
 
 from estimator_spec_compat._compat import (
+    CHECKPOINT_UTILS,
     SLOT_CREATOR,
     save_slice_info,
     set_save_slice_info,
@@ -95,6 +96,48 @@ def read(prefix, requests):
 def spec_shape(spec):
     """The full shape a slice spec (``"10 3 0,4:0,3"``) names."""
     return [int(d) for d in spec.split(" ")[:-1]]
+
+
+@contextlib.contextmanager
+def tf1_partitions():
+    """While active (the store's traces), v1 code handles the store's parts as in TF1:
+    `partitioned_slots` and `sliced_checkpoint_initializers`."""
+    with partitioned_slots(), sliced_checkpoint_initializers():
+        yield
+
+
+@contextlib.contextmanager
+def sliced_checkpoint_initializers():
+    """``init_from_checkpoint`` onto a part: its restore op reads the part's slice.
+
+    TF's ``_set_checkpoint_initializer`` builds that ``RestoreV2`` op, then an assign
+    through ``primary.op`` (missing on the store's variables). The store only reads
+    the restore op back (`VariableStore.collect_warm_starts`), so for a slice only
+    the op is made; whole tensors are left to TF's code.
+    """
+    original = CHECKPOINT_UTILS._set_checkpoint_initializer
+
+    def set_checkpoint_initializer(
+        variable, ckpt_file, tensor_name, slice_spec, name="checkpoint_initializer"
+    ):
+        if not slice_spec:
+            return original(variable, ckpt_file, tensor_name, slice_spec, name)
+        with tf.device("/cpu:0"):
+            (restore,) = tf.raw_ops.RestoreV2(
+                prefix=ckpt_file,
+                tensor_names=[tensor_name],
+                shape_and_slices=[slice_spec],
+                dtypes=[variable.dtype.base_dtype],
+                name=name,
+            )
+        variable._initial_value = restore
+        return None
+
+    CHECKPOINT_UTILS._set_checkpoint_initializer = set_checkpoint_initializer
+    try:
+        yield
+    finally:
+        CHECKPOINT_UTILS._set_checkpoint_initializer = original
 
 
 @contextlib.contextmanager

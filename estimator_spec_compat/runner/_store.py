@@ -33,6 +33,7 @@ from estimator_spec_compat._compat import (
     SHARED_GRAPH_COLLECTIONS,
     UncreatedResourceVariable,
     first_variable_creator_scope,
+    restart_seeded_random_kernels,
     tf,
 )
 from estimator_spec_compat.runner import _partitions
@@ -112,7 +113,7 @@ class VariableStore:
         self._open, self._record = allow_creation, record
         self._bases = set()
         try:
-            with first_variable_creator_scope(self._creator), _partitions.partitioned_slots():
+            with first_variable_creator_scope(self._creator), _partitions.tf1_partitions():
                 yield
         finally:
             self._open, self._record = previous
@@ -400,7 +401,8 @@ def _root_name_scope():
 
 
 def _eager_initial_value(name, initial_value, dtype):
-    if callable(initial_value):
+    if callable(initial_value):  # an initializer: its seeded ops draw what a TF1 graph's did
+        restart_seeded_random_kernels()
         initial_value = initial_value()
     if isinstance(initial_value, tf.Tensor) and not hasattr(initial_value, "numpy"):
         static = tf.get_static_value(initial_value)
