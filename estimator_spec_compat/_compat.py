@@ -293,6 +293,16 @@ def set_save_slice_info(variable, info):
 
 #: The module whose ``_create_slot_var`` gives v1 slots their primary's slice.
 SLOT_CREATOR = _slot_creator
+
+
+def strategy_allows_partitions(strategy):
+    """Whether ``strategy``'s scope keeps ``partitioner=``: Estimator called model_fn in
+    ``train_distribute``'s scope, whose getter drops partitioners unless the strategy's
+    private ``_allow_variable_partition()`` says otherwise (ParameterServerStrategy)."""
+    allow = getattr(strategy.extended, "_allow_variable_partition", None)
+    return bool(allow()) if allow is not None else False
+
+
 #: The module whose ``_set_checkpoint_initializer`` makes ``init_from_checkpoint``'s
 #: restore op for each variable (each part with its slice spec).
 CHECKPOINT_UTILS = _checkpoint_utils

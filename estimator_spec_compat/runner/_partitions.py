@@ -16,6 +16,7 @@ names; its ``get_variable_value`` returned the whole tensor.
 """
 
 import contextlib
+import logging
 
 import numpy as np
 
@@ -26,6 +27,10 @@ from estimator_spec_compat._compat import (
     set_save_slice_info,
     tf,
 )
+
+_LOG = logging.getLogger("estimator_spec_compat.runner")
+v1 = tf.compat.v1
+_WARNED = []
 
 
 def checkpoint_key(name, variable):
@@ -183,6 +188,25 @@ def partitioned_slots():
         yield
     finally:
         SLOT_CREATOR._create_slot_var = create
+
+
+@contextlib.contextmanager
+def without_partitioners():
+    """``get_variable`` ignores ``partitioner=`` (and a variable_scope's), with TF's own
+    warning, as in Estimator's ``train_distribute`` scope (MirroredStrategy and
+    OneDeviceStrategy did not partition). The checkpoint keeps the full names, so
+    it stays interchangeable with partitioned runs (a restore reads any slice)."""
+
+    def drop_partitioner(getter, *args, **kwargs):
+        if kwargs.pop("partitioner", None) is not None and not _WARNED:
+            _WARNED.append(True)  # once, as TF's log_first_n
+            _LOG.warning(
+                "Partitioned variables are disabled when using current tf.distribute.Strategy."
+            )
+        return getter(*args, **kwargs)
+
+    with v1.variable_scope(v1.get_variable_scope(), custom_getter=drop_partitioner):
+        yield
 
 
 def _components(variable):

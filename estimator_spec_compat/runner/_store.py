@@ -34,6 +34,7 @@ from estimator_spec_compat._compat import (
     UncreatedResourceVariable,
     first_variable_creator_scope,
     restart_seeded_random_kernels,
+    strategy_allows_partitions,
     tf,
 )
 from estimator_spec_compat.runner import _partitions
@@ -77,6 +78,11 @@ class VariableStore:
 
     def __init__(self, strategy):
         self._strategy = strategy
+        # Several replicas stand for Estimator's train_distribute, whose scope dropped
+        # partitioners; one device for a plain Estimator, which kept them.
+        self._partitions = strategy.num_replicas_in_sync == 1 or strategy_allows_partitions(
+            strategy
+        )
         self._entries = {}
         self._open = False
         self._creating = False
@@ -174,9 +180,16 @@ class VariableStore:
             copy = self._copies[name] = _Entry(variable, entry.collections, None)
         return copy
 
+    @contextlib.contextmanager
     def creator_scope(self):
-        """Only the store's creator, innermost (inside a graph built within a trace)."""
-        return first_variable_creator_scope(self._creator)
+        """Only the store's creator, innermost (inside a graph built within a trace); under
+        a strategy that does not partition, ``partitioner=`` is ignored, as in Estimator's
+        ``train_distribute`` scope (`_partitions.without_partitioners`)."""
+        drop = contextlib.nullcontext()
+        if not self._partitions:
+            drop = _partitions.without_partitioners()
+        with first_variable_creator_scope(self._creator), drop:
+            yield
 
     def install(self, global_step=None):
         """Gives the current graph (where model_fn is called) a fresh TF1 state.

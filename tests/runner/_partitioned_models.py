@@ -25,6 +25,7 @@ PARTITIONERS = {
     "axis_size": lambda: v1.variable_axis_size_partitioner(max_shard_bytes=40),
     # the canned estimators' default without parameter servers: one part.
     "one_part": lambda: v1.min_max_variable_partitioner(max_partitions=1, min_slice_size=64 << 20),
+    "none": lambda: None,  # the same model unpartitioned
 }
 
 OPTIMIZERS = {
