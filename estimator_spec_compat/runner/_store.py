@@ -216,6 +216,29 @@ class VariableStore:
         graph.add_to_collection(_GRAPH_KEYS.GLOBAL_STEP, global_step)
         graph.add_to_collection(_GRAPH_KEYS.GLOBAL_VARIABLES, global_step)
         self._give_initializer(global_step, graph)
+        self._relist_shared(graph)
+
+    def _relist_shared(self, graph):
+        """Lists again the variables an earlier call in this graph left in a custom collection.
+
+        Several replicas call model_fn in one graph, as in Estimator's distributed graph,
+        where replica 1 found the variable lists as replica 0 left them. Code that shares
+        a variable through its own collection (``shared_embedding_columns``) takes it from
+        there without ``get_variable``; cleared lists would leave it untrained on that
+        replica.
+        """
+        served = {id(entry.variable): entry for entry in self._entries.values()}
+        skip = set(SHARED_GRAPH_COLLECTIONS) | {_GRAPH_KEYS.GLOBAL_STEP}
+        for key in graph.get_all_collection_keys():
+            if key in skip:
+                continue
+            for item in graph.get_collection(key):
+                entry = served.get(id(item))
+                if entry is None:
+                    continue
+                for name in set(entry.collections) - _LOCAL_COLLECTIONS:
+                    if not any(v is item for v in graph.get_collection(name)):
+                        graph.add_to_collection(name, item)
 
     def add_base_scope(self):
         """Names made under the current name scope are taken relative to it (the runner's

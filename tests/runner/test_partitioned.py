@@ -148,7 +148,7 @@ def same(a, b):
         np.testing.assert_allclose(b.get_variable_value(name), a.get_variable_value(name),
                                    rtol=1e-4, atol=1e-6, err_msg=name)
 
-for body, partitioner, optimizer in [("lookup", "fixed", "adam"), ("input_layer", "axis_size", "momentum")]:
+for body, partitioner, optimizer in [("lookup", "fixed", "adam"), ("shared", "axis_size", "momentum")]:
     params = dict(partitioner=partitioner, body=body, optimizer=optimizer)
     one_dir, two_dir, back_dir = (tempfile.mkdtemp() for _ in range(3))
     r1 = runner(one, one_dir, params)
@@ -183,4 +183,4 @@ def test_two_replicas_unpartitioned_as_estimator_equal_one_device_both_ways(pyth
     """Two replicas drop partitioners (as Estimator's ``train_distribute`` scope did), read
     and write the same full names, and train as one device."""
     out = python_subprocess(MIRRORED.format(here=str(HERE)))
-    assert "lookup ok 2" in out and "input_layer ok 2" in out
+    assert "lookup ok 2" in out and "shared ok 2" in out
