@@ -13,7 +13,10 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    ``replica_1/`` scopes stripped). A name is created once, lifted out of the
    graph with ``tf.init_scope()`` under ``strategy.scope()``, and only during a
    build; later traces get the stored variable back. Estimator checkpoints map
-   onto these names one to one, in both directions (`_checkpoint`).
+   onto these names one to one, in both directions (`_checkpoint`); the parts of
+   a partitioned variable (``name/part_0`` ...) are saved and restored as slices
+   of the full name, as TF1's Saver did (`_partitions`); under several replicas
+   partitioners are ignored, as in Estimator's ``train_distribute`` scope.
 2. **Fresh TF1 graph state per call**: the store clears the collections a
    tf.function graph shares with its outer graph (variable lists, v1 variable
    store), puts the global step in GLOBAL_STEP, and adds each variable it hands

@@ -32,6 +32,8 @@ OPTIMIZERS = {
     "sgd": lambda lr: v1.train.GradientDescentOptimizer(lr),
     "momentum": lambda lr: v1.train.MomentumOptimizer(lr, momentum=0.9),
     "adam": lambda lr: v1.train.AdamOptimizer(lr),
+    "adagrad": lambda lr: v1.train.AdagradOptimizer(lr),  # the canned DNN's default
+    "ftrl": lambda lr: v1.train.FtrlOptimizer(lr),  # the canned linear model's default
 }
 
 

@@ -88,9 +88,9 @@ CASES = [
     pytest.param(
         "min_max", "lookup_sparse", "momentum", False, id="min_max-lookup_sparse-momentum"
     ),
-    pytest.param("axis_size", "input_layer", "adam", False, id="axis_size-input_layer-adam"),
+    pytest.param("axis_size", "input_layer", "ftrl", False, id="axis_size-input_layer-ftrl"),
     pytest.param("fixed", "shared", "momentum", False, id="fixed-shared_embedding-momentum"),
-    pytest.param("one_part", "lookup", "sgd", True, id="one_part-canned_default-linear_model"),
+    pytest.param("one_part", "lookup", "adagrad", True, id="one_part-linear_model-adagrad"),
 ]
 
 
