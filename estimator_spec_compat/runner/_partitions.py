@@ -56,6 +56,11 @@ def layout(variables):
     return [(key, spec, name) for key, _, spec, name in sorted(rows)]
 
 
+def is_part(variable):
+    """Whether ``variable`` is one part of a partitioned variable."""
+    return save_slice_info(variable) is not None
+
+
 def full_shape(variable):
     """The shape of the whole tensor ``variable`` is a part of (its own shape if none)."""
     info = save_slice_info(variable)

@@ -162,12 +162,15 @@ class Runner:
     def get_variable_value(self, name):
         """The value of variable ``name`` as numpy, by its checkpoint name (as
         ``Estimator.get_variable_value``): ``dense/kernel``; a partitioned variable by its
-        full name, whole (not ``name/part_0``).
+        full name, whole (not ``name/part_0``); local (metric) variables by name too.
 
         Raises:
           ValueError: for a name that is not among `get_variable_names`.
         """
         groups = _partitions.grouped(self._programs.store.global_variables)
+        local = self._programs.store.variables.get(name)  # metric variables: not checkpointed
+        if name not in groups and local is not None and not _partitions.is_part(local):
+            return local.numpy()
         if name not in groups:
             raise ValueError(
                 f"`name` ({name!r}) is not a variable of this model (its checkpoint names are "
