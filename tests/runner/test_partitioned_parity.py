@@ -126,7 +126,8 @@ def test_partitioned_model_parity_and_checkpoints_both_ways(
 
 def test_init_from_checkpoint_and_warm_start_onto_other_partitions(tmp_path):
     """A source saved in 3 parts initializes 4 parts (``variable_axis_size_partitioner``):
-    through ``init_from_checkpoint`` in the model_fn and through ``warm_start_from``."""
+    through ``init_from_checkpoint`` in the model_fn (by scope, and one variable renamed)
+    and through ``warm_start_from`` (with a rename)."""
     source_params = dict(partitioner="fixed", body="input_layer", optimizer="sgd")
     _runner(tmp_path / "source", source_params).train(pm.input_fn(repeat=True), steps=2)
     source = str(tmp_path / "source")
@@ -134,17 +135,21 @@ def test_init_from_checkpoint_and_warm_start_onto_other_partitions(tmp_path):
     by_map = dict(
         params, init_from=source, assignment_map={"model/input_layer/": "model/input_layer/"}
     )
-    warm = WarmStartSettings(source, vars_to_warm_start=".*embedding.*")
-    for name, kwargs, model_params in [
-        ("map", {}, by_map),
-        ("warm", {"warm_start_from": warm}, params),
+    a, b = (f"model/input_layer/{k}_embedding/embedding_weights" for k in "ab")
+    renamed = dict(params, init_from=source, assignment_map={a: b})  # a's values into b
+    warm = WarmStartSettings(
+        source, vars_to_warm_start=".*embedding.*", var_name_to_prev_var_name={b: a}
+    )
+    for name, kwargs, model_params, target in [
+        ("map", {}, by_map, a),
+        ("rename", {}, renamed, b),
+        ("warm", {"warm_start_from": warm}, params, b),
     ]:
         est = _estimator(tmp_path / f"est_{name}", model_params, **kwargs)
         est.train(pm.input_fn(repeat=True), steps=1)
         runner = _runner(tmp_path / f"run_{name}", model_params, **kwargs)
         runner.train(pm.input_fn(repeat=True), steps=1)
-        embedding = "model/input_layer/a_embedding/embedding_weights"
-        expected = tf.train.load_variable(source, embedding)
-        np.testing.assert_array_equal(est.get_variable_value(embedding), expected)
+        expected = tf.train.load_variable(source, a)
+        np.testing.assert_array_equal(est.get_variable_value(target), expected)
         _assert_same(f"warm start {name}", _results(est), _results(runner))
         _same_index(est.latest_checkpoint(), runner.latest_checkpoint())
