@@ -326,3 +326,55 @@ except ImportError:  # pragma: no cover - a future TF without it
 from tensorflow.python.eager import context as _context  # noqa: E402
 
 global_seed = getattr(_context, "global_seed", None)
+
+# --- runner: partitioned variables ---
+# TF1's partitioned variables (``get_variable(partitioner=...)``) record where each
+# part lies in the whole on the part itself (``_save_slice_info``, a public
+# ``tf.Variable.SaveSliceInfo``; set by ``variable_scope`` and by v1 slot creation),
+# which is what TF1's Saver read to write one slice per part under the full name.
+# No public API reads or sets it (TF 2.15.1 and 2.21.0 both keep these names).
+from tensorflow.python.training import checkpoint_utils as _checkpoint_utils  # noqa: E402
+from tensorflow.python.training import slot_creator as _slot_creator  # noqa: E402
+
+
+def save_slice_info(variable):
+    """The ``tf.Variable.SaveSliceInfo`` of a part of a partitioned variable, or None."""
+    return getattr(variable, "_save_slice_info", None)
+
+
+def set_save_slice_info(variable, info):
+    """Records ``info`` as ``variable``'s slice (each component of a distributed one)."""
+    variable._set_save_slice_info(info)
+
+
+#: The module whose ``_create_slot_var`` gives v1 slots their primary's slice.
+SLOT_CREATOR = _slot_creator
+
+
+def strategy_allows_partitions(strategy):
+    """Whether ``strategy``'s scope keeps ``partitioner=``: Estimator called model_fn in
+    ``train_distribute``'s scope, whose getter drops partitioners unless the strategy's
+    private ``_allow_variable_partition()`` says otherwise (ParameterServerStrategy)."""
+    allow = getattr(strategy.extended, "_allow_variable_partition", None)
+    return bool(allow()) if allow is not None else False
+
+
+#: The module whose ``_set_checkpoint_initializer`` makes ``init_from_checkpoint``'s
+#: restore op for each variable (each part with its slice spec).
+CHECKPOINT_UTILS = _checkpoint_utils
+
+
+# --- runner: seeded initial values as in a TF1 graph ---
+# In a TF1 graph each random op is its own kernel: two initializers with the same op
+# seed (the parts of one partitioned variable; one seeded initializer shared by two
+# variables) draw the same numbers. Eagerly, the kernel for (seed, op seed) is cached
+# and continues its sequence. Clearing the eager kernel cache before an initializer
+# runs gives TF1's numbers (no public API; ``Context.clear_kernel_cache`` in TF 2.15.1
+# and 2.21.0; without it the values stay eager's).
+
+
+def restart_seeded_random_kernels():
+    """Makes the next seeded random op start its sequence afresh, as a new TF1 graph op."""
+    clear = getattr(_context.context(), "clear_kernel_cache", None)
+    if clear is not None:
+        clear()

@@ -13,7 +13,10 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    ``replica_1/`` scopes stripped). A name is created once, lifted out of the
    graph with ``tf.init_scope()`` under ``strategy.scope()``, and only during a
    build; later traces get the stored variable back. Estimator checkpoints map
-   onto these names one to one, in both directions (`_checkpoint`). While a
+   onto these names one to one, in both directions (`_checkpoint`); the parts of
+   a partitioned variable (``name/part_0`` ...) are saved and restored as slices
+   of the full name, as TF1's Saver did (`_partitions`); under several replicas
+   partitioners are ignored, as in Estimator's ``train_distribute`` scope. While a
    model_fn is traced, the stored (eager) variables answer TF1's ``op`` (named
    as the variable) and ``initial_value`` (`_tf1_variables`): v1 optimizers'
    slot creation and user optimizers read them, as TF1 named slots.

@@ -1,7 +1,8 @@
 """Name-based checkpoints, readable and writable by Estimator, written atomically.
 
 The runner writes the same format as Estimator's ``tf.compat.v1.train.Saver``
-(a V2 bundle keyed by TF1 variable names: ``dense/kernel``, ``global_step``), so
+(a V2 bundle keyed by TF1 variable names: ``dense/kernel``, ``global_step``; the
+parts of a partitioned variable as slices of its full name, `_partitions`), so
 an Estimator checkpoint restores into the runner and back.
 
 Atomicity: the bundle is written into a fresh temporary folder inside
@@ -22,6 +23,7 @@ import uuid
 from google.protobuf import text_format
 
 from estimator_spec_compat._compat import tf
+from estimator_spec_compat.runner import _partitions
 
 _PREFIX = "model.ckpt"
 _TEMP_DIR_PREFIX = ".tmp-ckpt-"  # as `save` names its temporary folders
@@ -44,15 +46,15 @@ def save(model_dir, step, variables, *, keep_max):
     """
     tf.io.gfile.makedirs(model_dir)
     prefix = os.path.join(model_dir, f"{_PREFIX}-{step}")
-    names = sorted(variables)
-    tensors = [tf.convert_to_tensor(variables[name]) for name in names]
+    rows = _partitions.layout(variables)
+    tensors = [tf.convert_to_tensor(variables[name]) for _, _, name in rows]
     tmp_dir = tempfile.mkdtemp(prefix=".tmp-ckpt-", dir=model_dir)
     try:
         tmp_prefix = os.path.join(tmp_dir, _PREFIX)
         tf.raw_ops.SaveV2(
             prefix=tmp_prefix,
-            tensor_names=names,
-            shape_and_slices=[""] * len(names),
+            tensor_names=[key for key, _, _ in rows],
+            shape_and_slices=[spec for _, spec, _ in rows],
             tensors=tensors,
         )
         produced = sorted(os.listdir(tmp_dir), key=lambda f: f.endswith(".index"))
@@ -138,11 +140,14 @@ def restore(prefix, variables):
     """
     reader = tf.train.load_checkpoint(prefix)
     shapes = reader.get_variable_to_shape_map()
-    missing = sorted(n for n in variables if n not in shapes)
+    rows = _partitions.layout(variables)
+    missing = sorted({key for key, _, _ in rows if key not in shapes})
     wrong = sorted(
-        f"{n}: checkpoint {shapes[n]} vs variable {variables[n].shape.as_list()}"
-        for n in variables
-        if n in shapes and list(shapes[n]) != variables[n].shape.as_list()
+        {
+            f"{key}: checkpoint {shapes[key]} vs variable {_partitions.full_shape(variables[name])}"
+            for key, _, name in rows
+            if key in shapes and list(shapes[key]) != _partitions.full_shape(variables[name])
+        }
     )
     if missing or wrong:
         raise ValueError(
@@ -150,8 +155,11 @@ def restore(prefix, variables):
             f"{missing}; shape mismatches {wrong}. Point `model_dir` at a checkpoint "
             "of this model, or at an empty folder to start afresh."
         )
-    for name, variable in variables.items():
-        variable.assign(reader.get_tensor(name))
+    values = _partitions.read(
+        prefix, [(key, spec, variables[name].dtype) for key, spec, name in rows]
+    )
+    for (_, _, name), value in zip(rows, values):
+        variables[name].assign(value)
 
 
 def resolve(model_dir, checkpoint_path):

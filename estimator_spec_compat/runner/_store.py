@@ -33,8 +33,11 @@ from estimator_spec_compat._compat import (
     SHARED_GRAPH_COLLECTIONS,
     UncreatedResourceVariable,
     first_variable_creator_scope,
+    restart_seeded_random_kernels,
+    strategy_allows_partitions,
     tf,
 )
+from estimator_spec_compat.runner import _partitions
 from estimator_spec_compat.runner._tf1_variables import give_tf1_attributes, serving
 
 _GRAPH_KEYS = tf.compat.v1.GraphKeys
@@ -76,13 +79,18 @@ class VariableStore:
 
     def __init__(self, strategy):
         self._strategy = strategy
+        # Several replicas stand for Estimator's train_distribute, whose scope dropped
+        # partitioners; one device for a plain Estimator, which kept them.
+        self._partitions = strategy.num_replicas_in_sync == 1 or strategy_allows_partitions(
+            strategy
+        )
         self._entries = {}
         self._open = False
         self._creating = False
         self._bases = set()  # name scopes model_fn was called in (while/, replica_1/ ...)
         self._record = None
         self._use_copies = False
-        #: name -> (checkpoint file, tensor name) from init_from_checkpoint calls.
+        #: name -> (checkpoint file, tensor name, slice spec) from init_from_checkpoint calls.
         self.warm_starts = {}
         self._copies = {}  # name -> _Entry of a plain copy (EVAL/PREDICT under replicas)
         self._seen = weakref.WeakKeyDictionary()  # graph -> {name: count}, for name_1 ...
@@ -115,7 +123,11 @@ class VariableStore:
         self._open, self._record = allow_creation, record
         self._bases = set()
         try:
-            with first_variable_creator_scope(self._creator), serving():
+            with (
+                first_variable_creator_scope(self._creator),
+                serving(),
+                _partitions.tf1_partitions(),
+            ):
                 yield
         finally:
             self._open, self._record = previous
@@ -177,9 +189,16 @@ class VariableStore:
             copy = self._copies[name] = _Entry(variable, entry.collections, None)
         return copy
 
+    @contextlib.contextmanager
     def creator_scope(self):
-        """Only the store's creator, innermost (inside a graph built within a trace)."""
-        return first_variable_creator_scope(self._creator)
+        """Only the store's creator, innermost (inside a graph built within a trace); under
+        a strategy that does not partition, ``partitioner=`` is ignored, as in Estimator's
+        ``train_distribute`` scope (`_partitions.without_partitioners`)."""
+        drop = contextlib.nullcontext()
+        if not self._partitions:
+            drop = _partitions.without_partitioners()
+        with first_variable_creator_scope(self._creator), drop:
+            yield
 
     def install(self, global_step=None):
         """Gives the current graph (where model_fn is called) a fresh TF1 state.
@@ -208,6 +227,29 @@ class VariableStore:
             graph.add_to_collection(_GRAPH_KEYS.GLOBAL_STEP, global_step)
             graph.add_to_collection(_GRAPH_KEYS.GLOBAL_VARIABLES, global_step)
         self._give_initializer(global_step, graph)
+        self._relist_shared(graph)
+
+    def _relist_shared(self, graph):
+        """Lists again the variables an earlier call in this graph left in a custom collection.
+
+        Several replicas call model_fn in one graph, as in Estimator's distributed graph,
+        where replica 1 found the variable lists as replica 0 left them. Code that shares
+        a variable through its own collection (``shared_embedding_columns``) takes it from
+        there without ``get_variable``; cleared lists would leave it untrained on that
+        replica.
+        """
+        served = {id(entry.variable): entry for entry in self._entries.values()}
+        skip = set(SHARED_GRAPH_COLLECTIONS) | {_GRAPH_KEYS.GLOBAL_STEP}
+        for key in graph.get_all_collection_keys():
+            if key in skip:
+                continue
+            for item in graph.get_collection(key):
+                entry = served.get(id(item))
+                if entry is None:
+                    continue
+                for name in set(entry.collections) - _LOCAL_COLLECTIONS:
+                    if not any(v is item for v in graph.get_collection(name)):
+                        graph.add_to_collection(name, item)
 
     def add_base_scope(self):
         """Names made under the current name scope are taken relative to it (the runner's
@@ -238,20 +280,17 @@ class VariableStore:
             op = getattr(getattr(variable, "_initial_value", None), "op", None)
             if op is None or op.type != "RestoreV2":
                 continue
-            ckpt, tensor, slice_spec = (_first_text(t) for t in op.inputs[:3])
-            if slice_spec:
-                raise ValueError(
-                    f"init_from_checkpoint maps a partitioned tensor ({tensor!r}, slice "
-                    f"{slice_spec!r}) onto `{name}`; the runner restores whole tensors only."
-                )
-            self.warm_starts[name] = (ckpt, tensor)
+            self.warm_starts[name] = tuple(_first_text(t) for t in op.inputs[:3])
             variable._initial_value = variable._initializer_op = None  # drop the graph ops
 
     def apply_warm_starts(self, names):
-        """Assigns the ``init_from_checkpoint`` values of ``names`` (a fresh model_dir)."""
+        """Assigns the ``init_from_checkpoint`` values of ``names`` (a fresh model_dir): each
+        variable's restore as TF1 ran it (a part reads its slice of the full tensor)."""
         for name in sorted(set(names) & set(self.warm_starts)):
-            ckpt, tensor = self.warm_starts[name]
-            self._entries[name].variable.assign(tf.train.load_checkpoint(ckpt).get_tensor(tensor))
+            ckpt, tensor, slice_spec = self.warm_starts[name]
+            variable = self._entries[name].variable
+            (value,) = _partitions.read(ckpt, [(tensor, slice_spec, variable.dtype)])
+            variable.assign(value)
 
     @property
     def variables(self):
@@ -444,7 +483,8 @@ def _root_name_scope():
 
 
 def _eager_initial_value(name, initial_value, dtype):
-    if callable(initial_value):
+    if callable(initial_value):  # an initializer: its seeded ops draw what a TF1 graph's did
+        restart_seeded_random_kernels()
         initial_value = initial_value()
     if isinstance(initial_value, tf.Tensor) and not hasattr(initial_value, "numpy"):
         static = tf.get_static_value(initial_value)

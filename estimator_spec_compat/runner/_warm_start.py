@@ -18,6 +18,7 @@ import re
 
 from estimator_spec_compat._compat import UPSTREAM_WARM_START_SETTINGS, object_checkpoint_keys, tf
 from estimator_spec_compat._errors import short_repr
+from estimator_spec_compat.runner import _partitions
 
 _LOG = logging.getLogger("estimator_spec_compat.runner")
 
@@ -81,10 +82,14 @@ def settings_of(warm_start_from):
 
 
 def _checkpoint_of(path):
+    """The checkpoint prefix ``path`` names: a SavedModel's variables, a directory's latest
+    checkpoint (as upstream's ``_get_checkpoint_filename``), or the prefix itself."""
     path = str(path)
     saved_model = os.path.join(path, "variables", "variables")
     if tf.io.gfile.exists(saved_model + ".index"):
         return saved_model
+    if tf.io.gfile.isdir(path):
+        return tf.train.latest_checkpoint(path) or path
     return path
 
 
@@ -114,6 +119,10 @@ def _chosen(vars_to_warm_start, variables):
 def warm_start(settings, variables):
     """Assigns the checkpoint's values to the chosen ``variables`` (name -> variable).
 
+    As upstream, the chosen variables are grouped by checkpoint name (the parts of
+    a partitioned variable under its full name, which renames and the source
+    checkpoint use); each part reads its slice of the source tensor.
+
     Returns:
       The names warm-started.
 
@@ -125,29 +134,34 @@ def warm_start(settings, variables):
     reader = tf.train.load_checkpoint(path)
     shapes = reader.get_variable_to_shape_map()
     chosen = _chosen(settings.vars_to_warm_start, variables)
+    groups = _partitions.grouped({n: variables[n] for n in chosen})
     renames = dict(settings.var_name_to_prev_var_name or {})
-    unused = sorted(set(renames) - set(chosen))
+    unused = sorted(set(renames) - set(groups))
     if unused:
         raise ValueError(
             f"`var_name_to_prev_var_name` names {unused}, which are not among the variables "
-            f"to warm-start {sorted(chosen)}. Perhaps you misspelled them?"
+            f"to warm-start {sorted(groups)}. Perhaps you misspelled them?"
         )
     keys = object_checkpoint_keys(reader)  # a TF2 checkpoint or SavedModel: by full name
-    sources = {}
-    for name in chosen:
-        source = renames.get(name, name)
-        source = sources[name] = source if source in shapes else keys.get(source, source)
-        variable = variables[name]
+    requests, names = [], []
+    for key, group in groups.items():
+        source = renames.get(key, key)
+        source = source if source in shapes else keys.get(source, source)
+        shape = _partitions.full_shape(variables[group[0]])
         if source not in shapes:
             raise ValueError(
-                f"Cannot warm-start `{name}`: {source!r} is not in the checkpoint {path!r}."
+                f"Cannot warm-start `{key}`: {source!r} is not in the checkpoint {path!r}."
             )
-        if list(shapes[source]) != variable.shape.as_list():
+        if list(shapes[source]) != shape:
             raise ValueError(
-                f"Cannot warm-start `{name}` (shape {variable.shape.as_list()}) from {source!r} "
+                f"Cannot warm-start `{key}` (shape {shape}) from {source!r} "
                 f"(shape {list(shapes[source])}) in {path!r}."
             )
-    for name in chosen:
-        variables[name].assign(reader.get_tensor(sources[name]))
-    _LOG.info("Warm-started %d variables from %s.", len(chosen), path)
+        for name in group:
+            _, spec = _partitions.checkpoint_key(name, variables[name])
+            requests.append((source, spec, variables[name].dtype))
+            names.append(name)
+    for name, value in zip(names, _partitions.read(path, requests)):
+        variables[name].assign(value)
+    _LOG.info("Warm-started %d variables from %s.", len(groups), path)
     return chosen

@@ -18,6 +18,7 @@ from estimator_spec_compat.runner import (
     _export,
     _interrupt,
     _lock,
+    _partitions,
     _predict,
     _training,
     _warm_start,
@@ -193,12 +194,28 @@ class Runner:
         return params
 
     def get_variable_value(self, name):
-        """The value of variable ``name`` (TF1 name, e.g. ``dense/kernel``) as numpy."""
-        return self._programs.store.variables[name].numpy()
+        """The value of variable ``name`` as numpy, by its checkpoint name (as
+        ``Estimator.get_variable_value``): ``dense/kernel``; a partitioned variable by its
+        full name, whole (not ``name/part_0``); local (metric) variables by name too.
+
+        Raises:
+          ValueError: for a name that is not among `get_variable_names`.
+        """
+        groups = _partitions.grouped(self._programs.store.global_variables)
+        local = self._programs.store.variables.get(name)  # metric variables: not checkpointed
+        if name not in groups and local is not None and not _partitions.is_part(local):
+            return local.numpy()
+        if name not in groups:
+            raise ValueError(
+                f"`name` ({name!r}) is not a variable of this model (its checkpoint names are "
+                f"{sorted(groups)}). Pass one of `get_variable_names()`."
+            )
+        return _partitions.full_value(self._programs.store.global_variables, groups[name])
 
     def get_variable_names(self):
-        """The TF1 names of every variable made so far (as ``Estimator.get_variable_names``)."""
-        return sorted(self._programs.store.global_variables)
+        """The checkpoint names of every variable made so far (as
+        ``Estimator.get_variable_names``: a partitioned variable by its full name)."""
+        return sorted(_partitions.grouped(self._programs.store.global_variables))
 
     def latest_checkpoint(self):
         """The newest checkpoint prefix in ``model_dir``, or None."""
