@@ -378,3 +378,18 @@ def restart_seeded_random_kernels():
     clear = getattr(_context.context(), "clear_kernel_cache", None)
     if clear is not None:
         clear()
+
+
+# --- convert: lookup tables an export's signatures capture ---
+# Feature columns' vocabulary lookups make TF1 tables (StaticHashTableV1) while the
+# serving signatures are traced; TF2 lifts their creation out of the graph, so they
+# are live resources the SavedModel must track. TF collects resources made in a
+# block with its private ``resource_tracker_scope`` (TF 2.15.1 and 2.21.0). Without
+# it nothing is collected: such an export fails with the save's "untracked" error.
+try:
+    from tensorflow.python.trackable.resource import (
+        ResourceTracker,
+        resource_tracker_scope,
+    )
+except ImportError:  # pragma: no cover - a future TF without them
+    ResourceTracker = resource_tracker_scope = None

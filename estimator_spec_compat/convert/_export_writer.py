@@ -109,6 +109,8 @@ def save_serving_model(
     if root is None:
         root = tf.Module()
         root.exported_variables = list(signatures.variables)
+    if signatures.resources:  # lookup tables made while tracing: only the export has them
+        root.serving_resources = list(signatures.resources)
     parent, name = os.path.split(export_dir.rstrip("/"))
     temp_dir = os.path.join(parent, f"temp-{name}-{uuid.uuid4().hex[:8]}")
     tf.io.gfile.makedirs(parent or ".")

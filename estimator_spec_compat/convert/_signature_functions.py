@@ -7,10 +7,16 @@ into SignatureDefs as Estimator does (``convert._signature_defs``) and prunes
 one concrete function per signature out of that graph.
 """
 
+import contextlib
 import dataclasses
 import types
 
-from estimator_spec_compat._compat import tf, wrap_v1_graph_function
+from estimator_spec_compat._compat import (
+    ResourceTracker,
+    resource_tracker_scope,
+    tf,
+    wrap_v1_graph_function,
+)
 from estimator_spec_compat._errors import short_repr
 from estimator_spec_compat.convert._signature_defs import export_outputs_of, signature_defs
 from estimator_spec_compat.convert.serving import check_receiver
@@ -30,12 +36,15 @@ class ServingSignatures:
         same ones (e.g. a classification output with a non-string input).
       variables: the variables the functions capture; the object saved must
         track all of them.
+      resources: the resources made while the signatures were traced (the lookup
+        tables of vocabulary feature columns); `save_serving_model` tracks them.
     """
 
     functions: types.MappingProxyType
     method_names: types.MappingProxyType
     excluded: types.MappingProxyType
     variables: tuple
+    resources: tuple = ()
 
 
 def build_signatures(model_call, serving_input_receiver_fn):
@@ -86,7 +95,9 @@ def build_signatures(model_call, serving_input_receiver_fn):
             export_outputs = export_outputs_of(model_call(receiver.features))
         built["defs"], built["excluded"] = signature_defs(receiver, export_outputs)
 
-    wrapped = wrap_v1_graph_function(graph_fn)
+    tracker = ResourceTracker() if ResourceTracker is not None else None
+    with resource_tracker_scope(tracker) if tracker else contextlib.nullcontext():
+        wrapped = wrap_v1_graph_function(graph_fn)
     if created:
         raise ValueError(
             f"`model_call` created variables {created[:5]} while the serving signatures were "
@@ -109,6 +120,7 @@ def build_signatures(model_call, serving_input_receiver_fn):
         ),
         excluded=types.MappingProxyType(built["excluded"]),
         variables=tuple(wrapped.variables),
+        resources=tuple(tracker.resources) if tracker else (),
     )
 
 
