@@ -68,7 +68,11 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
    a NaN loss (the loop ends at that step) or a global step that does not move
    stops training with an error (`_checks`), so no checkpoint holds a NaN step.
    The chief holds a lock on ``model_dir`` while training (`_lock`): a second
-   live writer is refused; what a killed save left is removed.
+   live writer is refused; what a killed save left is removed. The model_fn's
+   own ``tf.compat.v1.summary`` ops are computed by the same step function
+   (`_summaries`: a second function would hold its own kernels of seeded random
+   ops, whose sequences would then differ from Estimator's), rebuilt under a
+   ``tf.cond`` on a flag the loop sets for its last step when a summary is due.
 6. **Hooks** (`_hooks`): standard SessionRunHooks (``hooks=`` of train, evaluate
    and predict; the spec's ``training_hooks``, ``training_chief_hooks`` on the
    chief, ``evaluation_hooks``, ``prediction_hooks``) become `convert.hooks`
@@ -112,8 +116,9 @@ stateful op a model_fn builds (a train_op built in EVAL mode trains).
 Known differences from Estimator: hooks need a Session (they are converted,
 see 6); an init_fn gets a Session stand-in (``run`` and ``graph`` only);
 Scaffold ops other than ``init_fn`` are not run (see 7); graph-level
-``tf_random_seed`` is TF's global seed, set before the first trace (seeded ops
-give Estimator's values); evaluation and summaries go to event files written
+``tf_random_seed`` is TF's global seed (and Python's ``random``, which Keras 2
+layers draw seeds from) while the runner builds, restored afterwards (seeded
+ops give Estimator's values); evaluation and summaries go to event files written
 with ``tf.summary``. Untested on hardware: TPUStrategy (the replicated TRAIN
 step traces ``strategy.run`` into a v1 graph, which TPUs were never run with)
 and GPUs (MirroredStrategy is tested over logical CPU devices)."""
